@@ -1,0 +1,73 @@
+//! `rvs-pktgen micro` as a user runs it: a separate process, real output.
+
+use std::process::Command;
+
+fn pktgen(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rvs-pktgen"))
+        .args(args)
+        .output()
+        .expect("run rvs-pktgen")
+}
+
+#[test]
+fn micro_json_reports_every_field_for_a_fixed_packet_count() {
+    for case in ["parse", "emc_hit", "megaflow_hit", "miss_install"] {
+        let out = pktgen(&[
+            "micro",
+            "--case",
+            case,
+            "--flows",
+            "64",
+            "--subtables",
+            "4",
+            "--packets",
+            "20000",
+            "--repeat",
+            "1",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
+        assert_eq!(v["case"], case);
+        assert_eq!(v["flows"], 64);
+        for field in ["subtables", "mpps", "ns_per_pkt", "allocs_per_pkt"] {
+            assert!(v.get(field).is_some(), "{case}: missing {field}");
+        }
+        assert!(v["mpps"].as_f64().unwrap() > 0.0);
+        match case {
+            "emc_hit" => assert!(v["emc_hit_rate"].as_f64().unwrap() > 0.9, "{v}"),
+            "megaflow_hit" => {
+                assert_eq!(v["subtables"], 4);
+                assert_eq!(v["megaflow_hit_rate"].as_f64().unwrap(), 1.0, "{v}");
+            }
+            _ => {}
+        }
+        if case != "miss_install" {
+            assert_eq!(v["packets"], 20000);
+            assert_eq!(
+                v["allocs_per_pkt"].as_f64().unwrap(),
+                0.0,
+                "{case} allocated: {v}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_get_a_clear_error() {
+    let out = pktgen(&["micro", "--case", "nosuch"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown case") && err.contains("emc_hit"),
+        "{err}"
+    );
+    let out = pktgen(&["micro", "--case", "megaflow_hit", "--subtables", "99"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--subtables"));
+}

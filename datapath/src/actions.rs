@@ -1,0 +1,317 @@
+//! Datapath actions and their execution over a group of packets.
+//!
+//! A megaflow's actions run once per group of packets of a batch that share
+//! the megaflow (see [`crate::dpif`]): each action is applied to every packet
+//! of the group before the next action runs. An output that is not the last
+//! action sends a copy (from the pool); the last output moves the packets
+//! themselves. Outputs are queued per port and flushed once per batch.
+//!
+//! Header rewrites keep checksums right by updating them incrementally
+//! (RFC 1624): the IPv4 header checksum, and the TCP/UDP checksum, whose
+//! pseudo-header covers the addresses. A UDP checksum of zero means "none"
+//! and is left alone.
+
+use crate::dpif::{DropReason, Outputs};
+use crate::flow::VLAN_CFI;
+use crate::packet::{Packet, PacketPool, PortNo};
+use crate::wire::checksum;
+use crate::wire::ethernet::{self, EthernetFrame};
+use crate::wire::ip_proto;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::tcp::TcpPacket;
+use crate::wire::udp::UdpPacket;
+
+/// One datapath action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send to a port.
+    Output(PortNo),
+    /// Queue for the slow path with this cookie (controller, sampling, …).
+    Userspace(u64),
+    /// Drop here; later actions do not run.
+    Drop,
+    /// Push an 802.1Q tag. `tci` carries [`VLAN_CFI`] (as in a flow key),
+    /// which is cleared on the wire.
+    PushVlan {
+        /// Tag protocol identifier (0x8100, or 0x88a8 for an S-tag).
+        tpid: u16,
+        /// Tag control information: PCP, CFI/DEI, VID.
+        tci: u16,
+    },
+    /// Remove the outermost 802.1Q tag; a no-op on an untagged frame.
+    PopVlan,
+    /// Rewrite the Ethernet source.
+    SetEthSrc([u8; 6]),
+    /// Rewrite the Ethernet destination.
+    SetEthDst([u8; 6]),
+    /// Rewrite the IPv4 source (host order).
+    SetIpv4Src(u32),
+    /// Rewrite the IPv4 destination (host order).
+    SetIpv4Dst(u32),
+    /// Rewrite the IPv4 TTL.
+    SetIpv4Ttl(u8),
+    /// Rewrite the TCP or UDP source port.
+    SetTpSrc(u16),
+    /// Rewrite the TCP or UDP destination port.
+    SetTpDst(u16),
+}
+
+/// What became of the packets given to [`execute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Every packet went somewhere (a port, the slow path) or was dropped
+    /// and counted; the vector is empty.
+    Consumed,
+}
+
+/// Runs `actions` over `pkts`, leaving `pkts` empty.
+pub(crate) fn execute(
+    actions: &[Action],
+    pkts: &mut Vec<Packet>,
+    out: &mut Outputs,
+    pool: &mut PacketPool,
+) -> ActionOutcome {
+    let mut delivered = false;
+    let last = actions.len().saturating_sub(1);
+    for (ai, action) in actions.iter().enumerate() {
+        if pkts.is_empty() {
+            break;
+        }
+        match *action {
+            Action::Output(port) => {
+                delivered = true;
+                if ai == last {
+                    for p in pkts.drain(..) {
+                        out.output(port, p, pool);
+                    }
+                } else {
+                    for p in pkts.iter() {
+                        if let Some(c) = copy(p, out, pool) {
+                            out.output(port, c, pool);
+                        }
+                    }
+                }
+            }
+            Action::Userspace(cookie) => {
+                delivered = true;
+                if ai == last {
+                    for p in pkts.drain(..) {
+                        out.userspace(cookie, p, pool);
+                    }
+                } else {
+                    for p in pkts.iter() {
+                        if let Some(c) = copy(p, out, pool) {
+                            out.userspace(cookie, c, pool);
+                        }
+                    }
+                }
+            }
+            Action::Drop => break,
+            Action::PushVlan { tpid, tci } => {
+                let mut i = 0;
+                while i < pkts.len() {
+                    if push_vlan(&mut pkts[i], tpid, tci) {
+                        i += 1;
+                    } else {
+                        let p = pkts.remove(i);
+                        out.drop(DropReason::ActionFailed, p, pool);
+                    }
+                }
+            }
+            Action::PopVlan => pkts.iter_mut().for_each(pop_vlan),
+            Action::SetEthSrc(mac) => {
+                for p in pkts.iter_mut() {
+                    if let Ok(mut f) = EthernetFrame::new_checked(p.data_mut()) {
+                        f.set_src_addr(mac);
+                    }
+                }
+            }
+            Action::SetEthDst(mac) => {
+                for p in pkts.iter_mut() {
+                    if let Ok(mut f) = EthernetFrame::new_checked(p.data_mut()) {
+                        f.set_dst_addr(mac);
+                    }
+                }
+            }
+            Action::SetIpv4Src(a) => pkts.iter_mut().for_each(|p| set_ipv4_addr(p, a, true)),
+            Action::SetIpv4Dst(a) => pkts.iter_mut().for_each(|p| set_ipv4_addr(p, a, false)),
+            Action::SetIpv4Ttl(ttl) => pkts.iter_mut().for_each(|p| set_ipv4_ttl(p, ttl)),
+            Action::SetTpSrc(port) => pkts.iter_mut().for_each(|p| set_tp_port(p, port, true)),
+            Action::SetTpDst(port) => pkts.iter_mut().for_each(|p| set_tp_port(p, port, false)),
+        }
+    }
+    let reason = if delivered {
+        // What is left was copied to every output it needed; recycle it.
+        None
+    } else {
+        Some(DropReason::Action)
+    };
+    for p in pkts.drain(..) {
+        match reason {
+            Some(r) => out.drop(r, p, pool),
+            None => pool.put(p),
+        }
+    }
+    ActionOutcome::Consumed
+}
+
+/// A copy of `p` from the pool, or `None` (counted) when the pool is empty.
+#[inline]
+fn copy(p: &Packet, out: &mut Outputs, pool: &mut PacketPool) -> Option<Packet> {
+    let Some(mut c) = pool.get() else {
+        out.stats.drops[DropReason::PoolExhausted as usize] += 1;
+        return None;
+    };
+    if p.clone_into(&mut c) {
+        Some(c)
+    } else {
+        out.drop(DropReason::PoolExhausted, c, pool);
+        None
+    }
+}
+
+fn push_vlan(p: &mut Packet, tpid: u16, tci: u16) -> bool {
+    if p.len() < ethernet::HEADER_LEN {
+        return false;
+    }
+    // The tag goes after the two addresses (12 bytes); moving the addresses
+    // forward into the headroom is cheaper than moving the payload back.
+    let Some(tag) = p.insert(12, 4) else {
+        return false;
+    };
+    tag[..2].copy_from_slice(&tpid.to_be_bytes());
+    tag[2..].copy_from_slice(&(tci & !VLAN_CFI).to_be_bytes());
+    true
+}
+
+fn pop_vlan(p: &mut Packet) {
+    let Ok(f) = EthernetFrame::new_checked(p.data()) else {
+        return;
+    };
+    let t = f.ethertype();
+    if (t == ethernet::ethertype::VLAN || t == ethernet::ethertype::QINQ) && p.len() >= 18 {
+        p.remove(12, 4);
+    }
+}
+
+/// The IPv4 header of `p`, if extraction found one that is whole.
+#[inline]
+fn ipv4_bounds(p: &Packet) -> Option<(usize, usize)> {
+    let l3 = p.offsets.l3_offset()?;
+    let d = p.data();
+    let ip = Ipv4Packet::new_checked(d.get(l3..)?).ok()?;
+    if ip.version() != 4 || l3 < 2 {
+        return None;
+    }
+    if u16::from_be_bytes([d[l3 - 2], d[l3 - 1]]) != ethernet::ethertype::IPV4 {
+        return None;
+    }
+    Some((l3, ip.header_len() as usize))
+}
+
+/// L4 header offset and protocol when a whole TCP or UDP header follows.
+#[inline]
+fn l4_bounds(p: &Packet, proto: u8) -> Option<usize> {
+    let l4 = p.offsets.l4_offset()?;
+    let rest = p.data().get(l4..)?;
+    match proto {
+        ip_proto::TCP => TcpPacket::new_checked(rest).ok().map(|_| l4),
+        ip_proto::UDP => UdpPacket::new_checked(rest).ok().map(|_| l4),
+        _ => None,
+    }
+}
+
+/// Folds a change of a pseudo-header or header word into the L4 checksum.
+fn update_l4_checksum(p: &mut Packet, proto: u8, old: u32, new: u32) {
+    let Some(l4) = l4_bounds(p, proto) else {
+        return;
+    };
+    let d = &mut p.data_mut()[l4..];
+    match proto {
+        ip_proto::TCP => {
+            let mut t = TcpPacket::new_unchecked(d);
+            let c = checksum::update32(t.checksum(), old, new);
+            t.set_checksum(c);
+        }
+        _ => {
+            let mut u = UdpPacket::new_unchecked(d);
+            if u.checksum() != 0 {
+                let c = checksum::update32(u.checksum(), old, new);
+                u.set_checksum(if c == 0 { 0xffff } else { c });
+            }
+        }
+    }
+}
+
+fn set_ipv4_addr(p: &mut Packet, addr: u32, src: bool) {
+    let Some((l3, _)) = ipv4_bounds(p) else {
+        return;
+    };
+    let mut ip = Ipv4Packet::new_unchecked(&mut p.data_mut()[l3..]);
+    let old = if src { ip.src_addr() } else { ip.dst_addr() };
+    if src {
+        ip.set_src_addr(addr);
+    } else {
+        ip.set_dst_addr(addr);
+    }
+    let c = checksum::update32(ip.checksum(), old, addr);
+    ip.set_checksum(c);
+    let proto = ip.protocol();
+    update_l4_checksum(p, proto, old, addr);
+}
+
+fn set_ipv4_ttl(p: &mut Packet, ttl: u8) {
+    let Some((l3, _)) = ipv4_bounds(p) else {
+        return;
+    };
+    let mut ip = Ipv4Packet::new_unchecked(&mut p.data_mut()[l3..]);
+    // TTL shares a 16-bit word with the protocol.
+    let old = u16::from_be_bytes([ip.ttl(), ip.protocol()]);
+    ip.set_ttl(ttl);
+    let new = u16::from_be_bytes([ttl, ip.protocol()]);
+    let c = checksum::update16(ip.checksum(), old, new);
+    ip.set_checksum(c);
+}
+
+fn set_tp_port(p: &mut Packet, port: u16, src: bool) {
+    let Some((l3, _)) = ipv4_bounds(p).or_else(|| p.offsets.l3_offset().map(|l3| (l3, 0))) else {
+        return;
+    };
+    let proto = match ipv4_bounds(p) {
+        Some(_) => Ipv4Packet::new_unchecked(&p.data()[l3..]).protocol(),
+        None => match crate::wire::ipv6::Ipv6Packet::new_checked(&p.data()[l3..]) {
+            Ok(ip6) => ip6.next_header(),
+            Err(_) => return,
+        },
+    };
+    let Some(l4) = l4_bounds(p, proto) else {
+        return;
+    };
+    let d = &mut p.data_mut()[l4..];
+    match proto {
+        ip_proto::TCP => {
+            let mut t = TcpPacket::new_unchecked(d);
+            let old = if src { t.src_port() } else { t.dst_port() };
+            if src {
+                t.set_src_port(port);
+            } else {
+                t.set_dst_port(port);
+            }
+            let c = checksum::update16(t.checksum(), old, port);
+            t.set_checksum(c);
+        }
+        _ => {
+            let mut u = UdpPacket::new_unchecked(d);
+            let old = if src { u.src_port() } else { u.dst_port() };
+            if src {
+                u.set_src_port(port);
+            } else {
+                u.set_dst_port(port);
+            }
+            if u.checksum() != 0 {
+                let c = checksum::update16(u.checksum(), old, port);
+                u.set_checksum(if c == 0 { 0xffff } else { c });
+            }
+        }
+    }
+}

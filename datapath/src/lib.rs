@@ -1,0 +1,35 @@
+//! rvs datapath: the fast path of the switch.
+//!
+//! A poll-mode thread receives a [`Batch`] of up to [`BATCH_SIZE`] packets,
+//! extracts a [`FlowKey`] from each ([`extract()`]), looks the keys up in its
+//! exact-match cache ([`Emc`]) and then in its megaflow classifier
+//! ([`MegaflowCache`]), asks the slow path (an [`UpcallHandler`]) about the
+//! misses and installs the answers, then executes every packet's actions,
+//! queueing output per port and flushing once per batch.
+//!
+//! This crate has no I/O yet: `wire` is pure header views and `port` (the only
+//! home of syscalls and unsafe) arrives with the vswitchd issue. What the fast
+//! path promises: no allocation, lock, syscall or log line per packet; drops
+//! are counted by [`DropReason`], never returned as errors.
+
+#![forbid(unsafe_code)]
+
+pub mod actions;
+pub mod dpif;
+pub mod emc;
+pub mod extract;
+pub mod flow;
+pub mod megaflow;
+pub mod packet;
+pub mod wire;
+
+pub use actions::Action;
+pub use dpif::{
+    Datapath, DatapathConfig, DropReason, FlowDump, PmdStats, ProcessContext, PutMode, Transmit,
+    UpcallHandler, UpcallReply,
+};
+pub use emc::{Emc, EmcConfig};
+pub use extract::{extract, HeaderOffsets};
+pub use flow::{Field, FlowKey, FlowMask, FLOW_WORDS};
+pub use megaflow::{FlowRef, Megaflow, MegaflowCache, MegaflowError, MegaflowStats};
+pub use packet::{Batch, Packet, PacketPool, PortNo, BATCH_SIZE};

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# rvs's whole test suite: the README's test command, and what CI runs.
+#
+# 1. installs the system packages the tests need (idempotent: apt runs only
+#    when something is missing);
+# 2. checks formatting and lints;
+# 3. runs every test of the workspace.
+#
+# Run as root: the integration tests make network namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use. Keep this list the single place they are named.
+PACKAGES=(iproute2)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: the tests need root (network namespaces) and these packages: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: run the tests as root: they create network namespaces" >&2
+  exit 1
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "==> cargo test"
+cargo test --workspace
