@@ -19,11 +19,11 @@
 //! Steady state (every packet hits a cached flow) allocates nothing: all
 //! scratch space is reserved when the datapath and its ports are made.
 
-use crate::actions::{self, Action, ActionOutcome};
+use crate::actions::{self, Action};
 use crate::emc::{Emc, EmcConfig};
 use crate::extract::extract;
 use crate::flow::{FlowKey, FlowMask};
-use crate::megaflow::{FlowRef, Megaflow, MegaflowCache, MegaflowError, MegaflowStats};
+use crate::megaflow::{FlowRef, Megaflow, MegaflowCache, MegaflowError};
 use crate::packet::{Batch, Packet, PacketPool, PortNo, BATCH_SIZE};
 
 /// Why the datapath dropped a packet. Drops are counted, never returned.
@@ -164,30 +164,6 @@ pub enum PutMode {
     CreateOrModify,
 }
 
-/// A megaflow as the flow API reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowDump {
-    /// The masked key.
-    pub key: FlowKey,
-    /// The mask.
-    pub mask: FlowMask,
-    /// The actions.
-    pub actions: Box<[Action]>,
-    /// Counters.
-    pub stats: MegaflowStats,
-}
-
-impl From<&Megaflow> for FlowDump {
-    fn from(f: &Megaflow) -> Self {
-        FlowDump {
-            key: f.key,
-            mask: f.mask,
-            actions: f.actions.clone(),
-            stats: f.stats,
-        }
-    }
-}
-
 /// Settings of a [`Datapath`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatapathConfig {
@@ -216,7 +192,7 @@ impl Default for DatapathConfig {
 #[derive(Debug)]
 pub struct UserspacePacket {
     /// The action's cookie.
-    pub cookie: u64,
+    pub cookie: u32,
     /// The packet, as it was when the action ran.
     pub packet: Packet,
 }
@@ -261,7 +237,7 @@ impl Outputs {
 
     /// Queues `pkt` for the slow path.
     #[inline]
-    pub(crate) fn userspace(&mut self, cookie: u64, packet: Packet, pool: &mut PacketPool) {
+    pub(crate) fn userspace(&mut self, cookie: u32, packet: Packet, pool: &mut PacketPool) {
         if self.userspace.len() >= self.userspace_limit {
             self.drop(DropReason::UserspaceQueueFull, packet, pool);
             return;
@@ -269,15 +245,6 @@ impl Outputs {
         self.stats.userspace_packets += 1;
         self.userspace.push(UserspacePacket { cookie, packet });
     }
-}
-
-/// Packets of one batch that share a megaflow.
-#[derive(Debug)]
-struct FlowGroup {
-    flow: FlowRef,
-    bytes: u64,
-    tcp_flags: u16,
-    pkts: Vec<Packet>,
 }
 
 /// The datapath state of one poll-mode thread: its caches, counters and
@@ -291,9 +258,6 @@ pub struct Datapath {
     keys: [FlowKey; BATCH_SIZE],
     hashes: [u64; BATCH_SIZE],
     refs: [FlowRef; BATCH_SIZE],
-    groups: Vec<FlowGroup>,
-    ngroups: usize,
-    uncached: Vec<Packet>,
 }
 
 impl Datapath {
@@ -313,16 +277,6 @@ impl Datapath {
             keys: [FlowKey::default(); BATCH_SIZE],
             hashes: [0; BATCH_SIZE],
             refs: [FlowRef::NONE; BATCH_SIZE],
-            groups: (0..BATCH_SIZE)
-                .map(|_| FlowGroup {
-                    flow: FlowRef::NONE,
-                    bytes: 0,
-                    tcp_flags: 0,
-                    pkts: Vec::with_capacity(BATCH_SIZE),
-                })
-                .collect(),
-            ngroups: 0,
-            uncached: Vec::with_capacity(1),
         }
     }
 
@@ -403,14 +357,18 @@ impl Datapath {
         let all: u32 = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
         let mut miss = all;
         if self.emc.enabled() {
-            for i in 0..n {
-                let h = self.keys[i].hash();
-                self.hashes[i] = h;
-                if let Some(r) = self.emc.lookup(&self.keys[i], h) {
-                    if self.megaflows.get(r).is_some() {
-                        self.refs[i] = r;
-                        miss &= !(1 << i);
-                    }
+            let emc_miss =
+                self.emc
+                    .lookup_batch(&self.keys[..n], &mut self.hashes[..n], &mut self.refs[..n]);
+            miss = emc_miss;
+            let mut hit = all & !emc_miss;
+            while hit != 0 {
+                let i = hit.trailing_zeros() as usize;
+                hit &= hit - 1;
+                if !self.megaflows.contains(self.refs[i]) {
+                    // The flow was deleted since it was cached.
+                    self.refs[i] = FlowRef::NONE;
+                    miss |= 1 << i;
                 }
             }
             self.out.stats.emc_hits += (n as u32 - miss.count_ones()) as u64;
@@ -441,59 +399,25 @@ impl Datapath {
             self.handle_misses(batch, miss, ctx);
         }
 
-        // 5. Group by flow and execute.
-        self.ngroups = 0;
+        // 5. Execute, crediting each packet to its megaflow.
         for (i, p) in batch.drain().enumerate() {
-            let r = self.refs[i];
+            let r = std::mem::replace(&mut self.refs[i], FlowRef::NONE);
             if r.is_none() {
                 // Already handled by the upcall path (see handle_misses).
                 ctx.pool.put(p);
                 continue;
             }
-            let g = match self.groups[..self.ngroups]
-                .iter()
-                .rposition(|g| g.flow == r)
-            {
-                Some(g) => g,
-                None => {
-                    let g = self.ngroups;
-                    self.ngroups += 1;
-                    self.groups[g].flow = r;
-                    self.groups[g].bytes = 0;
-                    self.groups[g].tcp_flags = 0;
-                    g
-                }
-            };
-            let group = &mut self.groups[g];
-            group.bytes += p.len() as u64;
-            group.tcp_flags |= self.keys[i].tcp_flags();
-            group.pkts.push(p);
-        }
-        for g in 0..self.ngroups {
-            let group = &mut self.groups[g];
-            match self.megaflows.get_mut(group.flow) {
+            match self.megaflows.hot_mut(r) {
                 Some(flow) => {
-                    let s = &mut flow.stats;
-                    s.packets += group.pkts.len() as u64;
-                    s.bytes += group.bytes;
-                    s.used = ctx.now_ms;
-                    s.tcp_flags |= group.tcp_flags;
-                    let outcome =
-                        actions::execute(&flow.actions, &mut group.pkts, &mut self.out, ctx.pool);
-                    if outcome == ActionOutcome::Consumed {
-                        debug_assert!(group.pkts.is_empty());
-                    }
+                    flow.packets += 1;
+                    flow.bytes += p.len() as u64;
+                    flow.used = ctx.now_ms;
+                    flow.tcp_flags |= self.keys[i].tcp_flags();
+                    actions::execute(flow.actions.as_slice(), p, &mut self.out, ctx.pool);
                 }
-                None => {
-                    // Cannot happen: flows are only removed between batches.
-                    for p in group.pkts.drain(..) {
-                        self.out.drop(DropReason::Action, p, ctx.pool);
-                    }
-                }
+                // Cannot happen: flows are only removed between batches.
+                None => self.out.drop(DropReason::Action, p, ctx.pool),
             }
-        }
-        for i in 0..n {
-            self.refs[i] = FlowRef::NONE;
         }
 
         // 6. Transmit, once per port.
@@ -535,14 +459,10 @@ impl Datapath {
                     continue;
                 };
                 let pkt = std::mem::replace(&mut batch.packets_mut()[i], spare);
-                self.uncached.push(pkt);
-                actions::execute(&reply.actions, &mut self.uncached, &mut self.out, ctx.pool);
-                for p in self.uncached.drain(..) {
-                    ctx.pool.put(p);
-                }
+                actions::execute(&reply.actions, pkt, &mut self.out, ctx.pool);
                 continue;
             }
-            match self.megaflows.insert(&key, &reply.mask, reply.actions) {
+            match self.megaflows.insert(&key, &reply.mask, &reply.actions) {
                 Ok(r) => {
                     self.out.stats.flows_installed += 1;
                     self.refs[i] = r;
@@ -581,60 +501,44 @@ impl Datapath {
         self.out.dirty.clear();
     }
 
-    /// Installs or changes a megaflow. The key is masked here.
+    /// Installs or changes a megaflow. The key is masked here. Modifying
+    /// keeps the flow's counters.
     pub fn flow_put(
         &mut self,
         key: &FlowKey,
         mask: &FlowMask,
-        actions: Box<[Action]>,
+        actions: &[Action],
         mode: PutMode,
     ) -> Result<FlowRef, MegaflowError> {
         match (self.megaflows.find(key, mask), mode) {
             (Some(_), PutMode::Create) => Err(MegaflowError::Exists),
             (None, PutMode::Modify) => Err(MegaflowError::NotFound),
-            (Some(r), _) => {
-                if let Some(f) = self.megaflows.get_mut(r) {
-                    f.actions = actions;
-                }
-                Ok(r)
-            }
+            (Some(r), _) => self.megaflows.set_actions(r, actions).map(|()| r),
             (None, _) => self.megaflows.insert(key, mask, actions),
         }
     }
 
-    /// Removes a megaflow and returns what it was.
-    pub fn flow_del(&mut self, key: &FlowKey, mask: &FlowMask) -> Result<FlowDump, MegaflowError> {
+    /// Removes the megaflow with this mask and key and returns what it was.
+    pub fn flow_del(&mut self, key: &FlowKey, mask: &FlowMask) -> Result<Megaflow, MegaflowError> {
         let r = self
             .megaflows
             .find(key, mask)
             .ok_or(MegaflowError::NotFound)?;
-        let f = self.megaflows.remove(r).ok_or(MegaflowError::NotFound)?;
-        Ok(FlowDump {
-            key: f.key,
-            mask: f.mask,
-            actions: f.actions,
-            stats: f.stats,
-        })
+        self.megaflows.remove(r).ok_or(MegaflowError::NotFound)
     }
 
     /// Removes the megaflow `r` names (as a dump or a lookup returned it).
-    pub fn flow_del_ref(&mut self, r: FlowRef) -> Option<FlowDump> {
-        self.megaflows.remove(r).map(|f| FlowDump {
-            key: f.key,
-            mask: f.mask,
-            actions: f.actions,
-            stats: f.stats,
-        })
+    pub fn flow_del_ref(&mut self, r: FlowRef) -> Option<Megaflow> {
+        self.megaflows.remove(r)
     }
 
     /// The megaflow with this mask and key.
-    pub fn flow_get(&self, key: &FlowKey, mask: &FlowMask) -> Option<FlowDump> {
-        let r = self.megaflows.find(key, mask)?;
-        self.megaflows.get(r).map(FlowDump::from)
+    pub fn flow_get(&self, key: &FlowKey, mask: &FlowMask) -> Option<Megaflow> {
+        self.megaflows.get(self.megaflows.find(key, mask)?)
     }
 
     /// Every megaflow, with the reference that [`Datapath::flow_del_ref`] takes.
-    pub fn flow_dump(&self) -> impl Iterator<Item = (FlowRef, &Megaflow)> + '_ {
+    pub fn flow_dump(&self) -> impl Iterator<Item = (FlowRef, Megaflow)> + '_ {
         self.megaflows.iter()
     }
 

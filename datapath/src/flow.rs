@@ -375,42 +375,33 @@ fn ipv6_to_words(a: [u8; 16]) -> (u64, u64) {
     (u64::from_be_bytes(hi), u64::from_be_bytes(lo))
 }
 
-/// Per-word constants: the words are multiplied independently (so the CPU
-/// pipelines the eight multiplies), folded, summed, and finally avalanched.
-const HASH_KEYS: [u64; FLOW_WORDS] = [
+/// Secrets of the key hash (the wyhash constants).
+const HASH_KEYS: [u64; 5] = [
     0xa076_1d64_78bd_642f,
     0xe703_7ed1_a0b4_28db,
     0x8ebc_6af0_9c88_c6e3,
     0x5899_65cc_7537_4cc3,
     0x1d8e_4e27_c47d_124f,
-    0x9e37_79b9_7f4a_7c15,
-    0xbf58_476d_1ce4_e5b9,
-    0x94d0_49bb_1331_11eb,
 ];
 
-/// The full 64x64→128 product folded to 64 bits (as wyhash's "mum").
+/// The full 64x64→128 product folded to 64 bits (wyhash's "mum").
 #[inline(always)]
 fn mum(a: u64, b: u64) -> u64 {
     let p = (a as u128).wrapping_mul(b as u128);
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+/// wyhash-style: four independent multiplies over word pairs (the CPU runs
+/// them in parallel), then one that mixes their results, so every input bit
+/// reaches both the low bits (table index) and the high bits (signature).
 #[inline(always)]
-fn hash_words(words: &[u64; FLOW_WORDS]) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..FLOW_WORDS {
-        acc = acc.wrapping_add(mum(
-            words[i] ^ HASH_KEYS[i],
-            HASH_KEYS[(i + 3) % FLOW_WORDS],
-        ));
-    }
-    // murmur3's fmix64: every input bit reaches every output bit, so both the
-    // low bits (table index) and the top bits (hashbrown's tag) are good.
-    acc ^= acc >> 33;
-    acc = acc.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    acc ^= acc >> 33;
-    acc = acc.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    acc ^ (acc >> 33)
+fn hash_words(w: &[u64; FLOW_WORDS]) -> u64 {
+    let k = HASH_KEYS;
+    let a = mum(w[0] ^ k[0], w[1] ^ k[1]);
+    let b = mum(w[2] ^ k[2], w[3] ^ k[3]);
+    let c = mum(w[4] ^ k[1], w[5] ^ k[2]);
+    let d = mum(w[6] ^ k[3], w[7] ^ k[0]);
+    mum(a ^ c ^ k[4], b ^ d ^ k[1])
 }
 
 impl FlowMask {

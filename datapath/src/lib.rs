@@ -23,9 +23,9 @@ pub mod megaflow;
 pub mod packet;
 pub mod wire;
 
-pub use actions::Action;
+pub use actions::{Action, ActionList};
 pub use dpif::{
-    Datapath, DatapathConfig, DropReason, FlowDump, PmdStats, ProcessContext, PutMode, Transmit,
+    Datapath, DatapathConfig, DropReason, PmdStats, ProcessContext, PutMode, Transmit,
     UpcallHandler, UpcallReply,
 };
 pub use emc::{Emc, EmcConfig};

@@ -73,7 +73,7 @@ proptest! {
         for (mi, k) in raw_flows {
             let m = masks[mi % masks.len()];
             let mk = k.masked(&m);
-            match cache.insert(&k, &m, Box::new([])) {
+            match cache.insert(&k, &m, &[]) {
                 Ok(r) => {
                     prop_assert!(!flows.contains(&(m, mk)), "duplicate accepted");
                     flows.push((m, mk));

@@ -54,6 +54,14 @@ enum Command {
         /// Print one JSON object per case instead of a table.
         #[arg(long)]
         json: bool,
+        /// Exact-match cache entries (default: the datapath's, 16384; rounded
+        /// up to a power of two).
+        #[arg(long)]
+        emc_entries: Option<usize>,
+        /// EMC insertion odds: insert 1 in N misses (1 = always, 0 = EMC off).
+        /// Default: the datapath's, 100; megaflow_hit uses 0.
+        #[arg(long)]
+        emc_insert_inv_prob: Option<u32>,
     },
 }
 
@@ -68,6 +76,8 @@ fn main() -> Result<()> {
             seconds,
             repeat,
             json,
+            emc_entries,
+            emc_insert_inv_prob,
         } => {
             if !(seconds > 0.0 && seconds.is_finite()) {
                 bail!("--seconds must be a positive number of seconds, not {seconds}");
@@ -115,10 +125,15 @@ fn main() -> Result<()> {
                     }]
                 }
             };
+            if emc_entries.is_some_and(|n| n == 0 || n > 1 << 24) {
+                bail!("--emc-entries must be between 1 and 16777216");
+            }
             let opts = MicroOptions {
                 packets,
                 seconds,
                 repeat,
+                emc_entries,
+                emc_insert_inv_prob,
             };
             if !json {
                 println!(
