@@ -180,13 +180,23 @@ impl FlowIndex {
     fn first_candidate(&self, hash: u64) -> u32 {
         let b = &self.buckets[self.home(hash)];
         let sig = Self::sig(hash);
-        let mut found = if b.overflow == 0 { EMPTY } else { PROBE };
-        for w in (0..BUCKET_WAYS).rev() {
-            if b.sigs[w] == sig && b.slots[w] != EMPTY {
-                found = b.slots[w];
-            }
+        // Branch-free, so the compiler compares all seven signatures at once.
+        let mut hits = 0u32;
+        for w in 0..BUCKET_WAYS {
+            hits |= ((b.sigs[w] == sig) as u32) << w;
         }
-        found
+        while hits != 0 {
+            let w = hits.trailing_zeros() as usize;
+            if b.slots[w] != EMPTY {
+                return b.slots[w];
+            }
+            hits &= hits - 1;
+        }
+        if b.overflow == 0 {
+            EMPTY
+        } else {
+            PROBE
+        }
     }
 
     /// The slot whose signature matches `hash` and for which `is_it` holds.
