@@ -164,6 +164,10 @@ pub enum PutMode {
     CreateOrModify,
 }
 
+/// How often (in the caller's milliseconds) [`Datapath::process`] re-ranks
+/// the megaflow subtables by their hits, as Open vSwitch does once a second.
+pub const RANK_INTERVAL_MS: u64 = 1000;
+
 /// Settings of a [`Datapath`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatapathConfig {
@@ -258,6 +262,7 @@ pub struct Datapath {
     keys: [FlowKey; BATCH_SIZE],
     hashes: [u64; BATCH_SIZE],
     refs: [FlowRef; BATCH_SIZE],
+    last_rank_ms: u64,
 }
 
 impl Datapath {
@@ -277,6 +282,7 @@ impl Datapath {
             keys: [FlowKey::default(); BATCH_SIZE],
             hashes: [0; BATCH_SIZE],
             refs: [FlowRef::NONE; BATCH_SIZE],
+            last_rank_ms: 0,
         }
     }
 
@@ -323,8 +329,9 @@ impl Datapath {
         &self.megaflows
     }
 
-    /// Re-ranks the megaflow subtables by recent hits (call about once a
-    /// second from the poll loop).
+    /// Re-ranks the megaflow subtables by recent hits now.
+    /// [`Datapath::process`] also does it by itself every
+    /// [`RANK_INTERVAL_MS`] of the caller's clock.
     pub fn rank_subtables(&mut self) {
         self.megaflows.rank_subtables();
     }
@@ -345,6 +352,10 @@ impl Datapath {
             return;
         }
         self.out.stats.rx_packets += n as u64;
+        if ctx.now_ms.wrapping_sub(self.last_rank_ms) >= RANK_INTERVAL_MS {
+            self.last_rank_ms = ctx.now_ms;
+            self.megaflows.rank_subtables();
+        }
 
         // 1. Keys.
         for (i, p) in batch.packets_mut().iter_mut().enumerate() {

@@ -534,3 +534,53 @@ fn short_and_garbage_frames_pass_through_without_panicking() {
     );
     assert_eq!(rig.pool.available(), POOL);
 }
+
+#[test]
+fn subtables_are_reranked_by_hits_once_a_second() {
+    let mut dp = Datapath::new(DatapathConfig {
+        emc: EmcConfig {
+            entries: 16,
+            insert_inv_prob: 0,
+        },
+        ..DatapathConfig::default()
+    });
+    dp.add_port(1);
+    let cold = FlowMask::of_fields(&[Field::InPort, Field::Ipv4Src]);
+    let hot = FlowMask::of_fields(&[Field::InPort, Field::TpDst]);
+    let mut k = FlowKey::default();
+    k.set_in_port(0);
+    k.set_ipv4_src(0x0a00_0063);
+    dp.flow_put(&k, &cold, &[Action::Output(1)], PutMode::Create)
+        .unwrap();
+    k.set_tp_dst(53);
+    k.set_ipv4_src(0);
+    dp.flow_put(&k, &hot, &[Action::Output(1)], PutMode::Create)
+        .unwrap();
+    assert_eq!(dp.megaflows().subtables().next().unwrap().0, &cold);
+    let mut pool = PacketPool::new(POOL, 2048);
+    let mut cap = Capture::default();
+    let mut slow = Fixed::new(&[], &[]);
+    let frame = udp([10, 0, 0, 1], [10, 0, 0, 2], 5, 53);
+    for now_ms in [10, 500, 1200] {
+        let mut batch = Batch::new();
+        for _ in 0..8 {
+            let mut p = pool.get().unwrap();
+            p.set_frame(&frame);
+            batch.push(p).unwrap();
+        }
+        let mut ctx = ProcessContext {
+            now_ms,
+            pool: &mut pool,
+            upcall: &mut slow,
+            tx: &mut cap,
+        };
+        dp.process(&mut batch, &mut ctx);
+        let first = dp.megaflows().subtables().next().unwrap().0;
+        if now_ms < 1000 {
+            assert_eq!(first, &cold, "not re-ranked before a second passed");
+        } else {
+            assert_eq!(first, &hot, "re-ranked after a second");
+        }
+    }
+    assert_eq!(cap.sent[&1].len(), 24);
+}
