@@ -396,7 +396,7 @@ impl Bench {
             flow_limit: case.flows.max(1) * 2 + 1024,
             ..DatapathConfig::default()
         });
-        dp.add_port(OUT_PORT);
+        dp.add_port(OUT_PORT).expect("port 1 is in range");
         let subtables = case.subtables.max(1);
         let flows = case.flows.max(1);
         if case.kind != CaseKind::MissInstall {

@@ -13,10 +13,13 @@
 //! Header rewrites keep checksums right by updating them incrementally
 //! (RFC 1624): the IPv4 header checksum, and the TCP/UDP checksum, whose
 //! pseudo-header covers the addresses. A UDP checksum of zero means "none"
-//! and is left alone.
+//! and is left alone. Which headers a packet has comes from its flow key and
+//! the offsets extraction recorded, never from re-parsing: so an IPv6 first
+//! fragment (whose next header is 44) still gets its ports rewritten, and a
+//! later fragment (which has no L4 header) is left alone.
 
 use crate::dpif::{DropReason, Outputs};
-use crate::flow::VLAN_CFI;
+use crate::flow::{FlowKey, VLAN_CFI};
 use crate::packet::{Packet, PacketPool, PortNo};
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EthernetFrame};
@@ -141,6 +144,7 @@ impl From<Vec<Action>> for ActionList {
 pub(crate) fn execute(
     actions: &[Action],
     mut pkt: Packet,
+    key: &FlowKey,
     out: &mut Outputs,
     pool: &mut PacketPool,
 ) {
@@ -186,11 +190,11 @@ pub(crate) fn execute(
                     f.set_dst_addr(mac);
                 }
             }
-            Action::SetIpv4Src(a) => set_ipv4_addr(&mut pkt, a, true),
-            Action::SetIpv4Dst(a) => set_ipv4_addr(&mut pkt, a, false),
-            Action::SetIpv4Ttl(ttl) => set_ipv4_ttl(&mut pkt, ttl),
-            Action::SetTpSrc(port) => set_tp_port(&mut pkt, port, true),
-            Action::SetTpDst(port) => set_tp_port(&mut pkt, port, false),
+            Action::SetIpv4Src(a) => set_ipv4_addr(&mut pkt, key, a, true),
+            Action::SetIpv4Dst(a) => set_ipv4_addr(&mut pkt, key, a, false),
+            Action::SetIpv4Ttl(ttl) => set_ipv4_ttl(&mut pkt, key, ttl),
+            Action::SetTpSrc(port) => set_tp_port(&mut pkt, key, port, true),
+            Action::SetTpDst(port) => set_tp_port(&mut pkt, key, port, false),
         }
     }
     if delivered {
@@ -240,57 +244,60 @@ fn pop_vlan(p: &mut Packet) {
     }
 }
 
-/// The IPv4 header of `p`, if extraction found one that is whole.
+/// Offset of `p`'s IPv4 header, if its key says it is IPv4 and the header
+/// is whole.
 #[inline]
-fn ipv4_bounds(p: &Packet) -> Option<(usize, usize)> {
+fn ipv4_header(p: &Packet, key: &FlowKey) -> Option<usize> {
+    if key.dl_type() != ethernet::ethertype::IPV4 {
+        return None;
+    }
     let l3 = p.offsets.l3_offset()?;
-    let d = p.data();
-    let ip = Ipv4Packet::new_checked(d.get(l3..)?).ok()?;
-    if ip.version() != 4 || l3 < 2 {
-        return None;
-    }
-    if u16::from_be_bytes([d[l3 - 2], d[l3 - 1]]) != ethernet::ethertype::IPV4 {
-        return None;
-    }
-    Some((l3, ip.header_len() as usize))
+    Ipv4Packet::new_checked(p.data().get(l3..)?).ok()?;
+    Some(l3)
 }
 
-/// L4 header offset and protocol when a whole TCP or UDP header follows.
+/// Offset and protocol of `p`'s TCP or UDP header, when its fixed part is
+/// present. Only the fixed part is required: in a first fragment the UDP
+/// length (or the TCP options) reach past the end of the frame, yet the ports
+/// and checksum are there and must be kept right.
 #[inline]
-fn l4_bounds(p: &Packet, proto: u8) -> Option<usize> {
+fn l4_header(p: &Packet, key: &FlowKey) -> Option<(usize, u8)> {
     let l4 = p.offsets.l4_offset()?;
-    let rest = p.data().get(l4..)?;
-    match proto {
-        ip_proto::TCP => TcpPacket::new_checked(rest).ok().map(|_| l4),
-        ip_proto::UDP => UdpPacket::new_checked(rest).ok().map(|_| l4),
-        _ => None,
-    }
+    let proto = key.nw_proto();
+    let need = match proto {
+        ip_proto::TCP => TCP_FIXED_LEN,
+        ip_proto::UDP => UDP_LEN,
+        _ => return None,
+    };
+    (p.len() >= l4 + need).then_some((l4, proto))
 }
 
-/// Folds a change of a pseudo-header or header word into the L4 checksum.
-fn update_l4_checksum(p: &mut Packet, proto: u8, old: u32, new: u32) {
-    let Some(l4) = l4_bounds(p, proto) else {
+const TCP_FIXED_LEN: usize = 20;
+const UDP_LEN: usize = 8;
+
+/// Rewrites a TCP or UDP header's checksum through `f(old) -> new`, keeping a
+/// UDP checksum of zero ("none") as it is and never writing zero for UDP.
+#[inline]
+fn update_l4_checksum(p: &mut Packet, key: &FlowKey, f: impl FnOnce(u16) -> u16) {
+    let Some((l4, proto)) = l4_header(p, key) else {
         return;
     };
     let d = &mut p.data_mut()[l4..];
-    match proto {
-        ip_proto::TCP => {
-            let mut t = TcpPacket::new_unchecked(d);
-            let c = checksum::update32(t.checksum(), old, new);
-            t.set_checksum(c);
-        }
-        _ => {
-            let mut u = UdpPacket::new_unchecked(d);
-            if u.checksum() != 0 {
-                let c = checksum::update32(u.checksum(), old, new);
-                u.set_checksum(if c == 0 { 0xffff } else { c });
-            }
+    if proto == ip_proto::TCP {
+        let mut t = TcpPacket::new_unchecked(d);
+        let c = f(t.checksum());
+        t.set_checksum(c);
+    } else {
+        let mut u = UdpPacket::new_unchecked(d);
+        if u.checksum() != 0 {
+            let c = f(u.checksum());
+            u.set_checksum(if c == 0 { 0xffff } else { c });
         }
     }
 }
 
-fn set_ipv4_addr(p: &mut Packet, addr: u32, src: bool) {
-    let Some((l3, _)) = ipv4_bounds(p) else {
+fn set_ipv4_addr(p: &mut Packet, key: &FlowKey, addr: u32, src: bool) {
+    let Some(l3) = ipv4_header(p, key) else {
         return;
     };
     let mut ip = Ipv4Packet::new_unchecked(&mut p.data_mut()[l3..]);
@@ -302,12 +309,12 @@ fn set_ipv4_addr(p: &mut Packet, addr: u32, src: bool) {
     }
     let c = checksum::update32(ip.checksum(), old, addr);
     ip.set_checksum(c);
-    let proto = ip.protocol();
-    update_l4_checksum(p, proto, old, addr);
+    // The TCP/UDP pseudo-header covers the addresses.
+    update_l4_checksum(p, key, |c| checksum::update32(c, old, addr));
 }
 
-fn set_ipv4_ttl(p: &mut Packet, ttl: u8) {
-    let Some((l3, _)) = ipv4_bounds(p) else {
+fn set_ipv4_ttl(p: &mut Packet, key: &FlowKey, ttl: u8) {
+    let Some(l3) = ipv4_header(p, key) else {
         return;
     };
     let mut ip = Ipv4Packet::new_unchecked(&mut p.data_mut()[l3..]);
@@ -319,45 +326,29 @@ fn set_ipv4_ttl(p: &mut Packet, ttl: u8) {
     ip.set_checksum(c);
 }
 
-fn set_tp_port(p: &mut Packet, port: u16, src: bool) {
-    let Some((l3, _)) = ipv4_bounds(p).or_else(|| p.offsets.l3_offset().map(|l3| (l3, 0))) else {
-        return;
-    };
-    let proto = match ipv4_bounds(p) {
-        Some(_) => Ipv4Packet::new_unchecked(&p.data()[l3..]).protocol(),
-        None => match crate::wire::ipv6::Ipv6Packet::new_checked(&p.data()[l3..]) {
-            Ok(ip6) => ip6.next_header(),
-            Err(_) => return,
-        },
-    };
-    let Some(l4) = l4_bounds(p, proto) else {
+fn set_tp_port(p: &mut Packet, key: &FlowKey, port: u16, src: bool) {
+    let Some((l4, proto)) = l4_header(p, key) else {
         return;
     };
     let d = &mut p.data_mut()[l4..];
-    match proto {
-        ip_proto::TCP => {
-            let mut t = TcpPacket::new_unchecked(d);
-            let old = if src { t.src_port() } else { t.dst_port() };
-            if src {
-                t.set_src_port(port);
-            } else {
-                t.set_dst_port(port);
-            }
-            let c = checksum::update16(t.checksum(), old, port);
-            t.set_checksum(c);
+    let old = if proto == ip_proto::TCP {
+        let mut t = TcpPacket::new_unchecked(d);
+        let old = if src { t.src_port() } else { t.dst_port() };
+        if src {
+            t.set_src_port(port);
+        } else {
+            t.set_dst_port(port);
         }
-        _ => {
-            let mut u = UdpPacket::new_unchecked(d);
-            let old = if src { u.src_port() } else { u.dst_port() };
-            if src {
-                u.set_src_port(port);
-            } else {
-                u.set_dst_port(port);
-            }
-            if u.checksum() != 0 {
-                let c = checksum::update16(u.checksum(), old, port);
-                u.set_checksum(if c == 0 { 0xffff } else { c });
-            }
+        old
+    } else {
+        let mut u = UdpPacket::new_unchecked(d);
+        let old = if src { u.src_port() } else { u.dst_port() };
+        if src {
+            u.set_src_port(port);
+        } else {
+            u.set_dst_port(port);
         }
-    }
+        old
+    };
+    update_l4_checksum(p, key, |c| checksum::update16(c, old, port));
 }

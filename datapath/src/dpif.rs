@@ -8,9 +8,9 @@
 //!    ([`MegaflowCache::lookup_batch`]);
 //! 4. hand what is still missing to the slow path ([`UpcallHandler`]), install
 //!    its answer (actions + wildcard mask) as a megaflow, and go on;
-//! 5. group the packets by megaflow, credit each megaflow's counters once per
-//!    group, and run its actions over the group;
-//! 6. transmit what the actions queued, once per output port.
+//! 5. credit each packet to its megaflow's counters and run the megaflow's
+//!    actions on it, in batch order;
+//! 6. transmit what the actions queued, one burst per output port.
 //!
 //! The flow API ([`Datapath::flow_put`], [`Datapath::flow_del`],
 //! [`Datapath::flow_get`], [`Datapath::flow_dump`]) has the shape of Open
@@ -168,6 +168,14 @@ pub enum PutMode {
 /// the megaflow subtables by their hits, as Open vSwitch does once a second.
 pub const RANK_INTERVAL_MS: u64 = 1000;
 
+/// Datapath port numbers are below this.
+pub const MAX_PORTS: usize = 1 << 16;
+
+/// A datapath port number at or above [`MAX_PORTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("datapath port number {0} is out of range (the limit is 65535)")]
+pub struct PortOutOfRange(pub PortNo);
+
 /// Settings of a [`Datapath`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatapathConfig {
@@ -286,8 +294,13 @@ impl Datapath {
         }
     }
 
-    /// Makes `port` a valid output and reserves its transmit queue.
-    pub fn add_port(&mut self, port: PortNo) {
+    /// Makes `port` a valid output and reserves its transmit queue. Port
+    /// numbers index a table, so they must be below [`MAX_PORTS`]: the
+    /// control plane maps OpenFlow port numbers onto dense datapath ones.
+    pub fn add_port(&mut self, port: PortNo) -> Result<(), PortOutOfRange> {
+        if port as usize >= MAX_PORTS {
+            return Err(PortOutOfRange(port));
+        }
         let i = port as usize;
         if self.out.tx.len() <= i {
             self.out.tx.resize_with(i + 1, || None);
@@ -299,6 +312,7 @@ impl Datapath {
         self.out
             .dirty
             .reserve(ports.saturating_sub(self.out.dirty.len()));
+        Ok(())
     }
 
     /// Removes `port`; later outputs to it are dropped as
@@ -424,7 +438,13 @@ impl Datapath {
                     flow.bytes += p.len() as u64;
                     flow.used = ctx.now_ms;
                     flow.tcp_flags |= self.keys[i].tcp_flags();
-                    actions::execute(flow.actions.as_slice(), p, &mut self.out, ctx.pool);
+                    actions::execute(
+                        flow.actions.as_slice(),
+                        p,
+                        &self.keys[i],
+                        &mut self.out,
+                        ctx.pool,
+                    );
                 }
                 // Cannot happen: flows are only removed between batches.
                 None => self.out.drop(DropReason::Action, p, ctx.pool),
@@ -460,19 +480,6 @@ impl Datapath {
                 self.out.stats.drops[DropReason::UpcallDeclined as usize] += 1;
                 continue;
             };
-            if self.megaflows.len() >= self.megaflows.limit() {
-                // At the flow limit: this packet takes the answer uncached.
-                // Swap it out of the batch for an empty buffer (recycled when
-                // grouping, as its ref stays NONE) and run the actions on it.
-                self.out.stats.install_failures += 1;
-                let Some(spare) = ctx.pool.get() else {
-                    self.out.stats.drops[DropReason::PoolExhausted as usize] += 1;
-                    continue;
-                };
-                let pkt = std::mem::replace(&mut batch.packets_mut()[i], spare);
-                actions::execute(&reply.actions, pkt, &mut self.out, ctx.pool);
-                continue;
-            }
             match self.megaflows.insert(&key, &reply.mask, &reply.actions) {
                 Ok(r) => {
                     self.out.stats.flows_installed += 1;
@@ -484,10 +491,17 @@ impl Datapath {
                     }
                 }
                 Err(_) => {
-                    // Only `Exists` is left, and a flow that exists would have
-                    // matched the lookup above; count it and drop the packet.
+                    // Not cacheable now (the flow limit, too many masks):
+                    // this packet alone takes the answer. Swap it out of the
+                    // batch for an empty buffer (recycled later, as its ref
+                    // stays NONE) and run the actions on it.
                     self.out.stats.install_failures += 1;
-                    self.out.stats.drops[DropReason::UpcallDeclined as usize] += 1;
+                    let Some(spare) = ctx.pool.get() else {
+                        self.out.stats.drops[DropReason::PoolExhausted as usize] += 1;
+                        continue;
+                    };
+                    let pkt = std::mem::replace(&mut batch.packets_mut()[i], spare);
+                    actions::execute(&reply.actions, pkt, &key, &mut self.out, ctx.pool);
                 }
             }
         }
@@ -503,7 +517,7 @@ impl Datapath {
             let queued = q.len() as u64;
             tx.transmit(port, q, pool);
             let failed = q.len() as u64;
-            self.out.stats.tx_packets += queued - failed;
+            self.out.stats.tx_packets += queued.saturating_sub(failed);
             self.out.stats.drops[DropReason::TxFailed as usize] += failed;
             for p in q.drain(..) {
                 pool.put(p);

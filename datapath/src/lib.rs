@@ -25,8 +25,8 @@ pub mod wire;
 
 pub use actions::{Action, ActionList};
 pub use dpif::{
-    Datapath, DatapathConfig, DropReason, PmdStats, ProcessContext, PutMode, Transmit,
-    UpcallHandler, UpcallReply,
+    Datapath, DatapathConfig, DropReason, PmdStats, PortOutOfRange, ProcessContext, PutMode,
+    Transmit, UpcallHandler, UpcallReply, MAX_PORTS,
 };
 pub use emc::{Emc, EmcConfig};
 pub use extract::{extract, HeaderOffsets};

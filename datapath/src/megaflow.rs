@@ -449,18 +449,28 @@ impl MegaflowCache {
         }
         let st_idx = match self.subtable_index(mask) {
             Some(i) => i,
-            None if self.subtables.len() >= MAX_SUBTABLES => {
-                return Err(MegaflowError::TooManyMasks(MAX_SUBTABLES))
-            }
-            None => {
-                self.subtables.push(Subtable {
-                    mask: *mask,
-                    index: FlowIndex::new(),
-                    hits: 0,
-                });
-                self.order.push((self.subtables.len() - 1) as u16);
-                self.subtables.len() - 1
-            }
+            // A subtable whose flows are all gone takes the new mask: masks
+            // come and go as the OpenFlow tables change.
+            None => match self.subtables.iter().position(|s| s.index.len == 0) {
+                Some(i) => {
+                    let st = &mut self.subtables[i];
+                    st.mask = *mask;
+                    st.hits = 0;
+                    i
+                }
+                None if self.subtables.len() >= MAX_SUBTABLES => {
+                    return Err(MegaflowError::TooManyMasks(MAX_SUBTABLES))
+                }
+                None => {
+                    self.subtables.push(Subtable {
+                        mask: *mask,
+                        index: FlowIndex::new(),
+                        hits: 0,
+                    });
+                    self.order.push((self.subtables.len() - 1) as u16);
+                    self.subtables.len() - 1
+                }
+            },
         };
         let hot = |gen| SlotHot {
             gen,
@@ -500,13 +510,24 @@ impl MegaflowCache {
         let flow = self.describe(s);
         let st = s.hot.subtable as usize;
         let removed = self.subtables[st].index.remove(flow.key.hash(), r.slot);
-        debug_assert!(removed, "a live slot is in its subtable's index");
+        assert!(
+            removed,
+            "a live megaflow slot is missing from its subtable's index"
+        );
+        if self.subtables[st].index.len == 0 {
+            // Give the memory of a subtable's grown index back.
+            self.subtables[st].index = FlowIndex::new();
+        }
         let slot = &mut self.slots[r.slot()];
-        // A new generation makes every outstanding FlowRef to this slot stale.
-        slot.hot.gen = slot.hot.gen.wrapping_add(1).max(1);
         slot.hot.subtable = FREE;
         slot.hot.actions = ActionList::new(&[]);
-        self.free.push(r.slot);
+        // A new generation makes every outstanding FlowRef to this slot
+        // stale. A slot whose generation would wrap is retired for good, so
+        // that a very old reference can never name a new flow.
+        if let Some(gen) = slot.hot.gen.checked_add(1) {
+            slot.hot.gen = gen;
+            self.free.push(r.slot);
+        }
         self.len -= 1;
         Some(flow)
     }
@@ -607,7 +628,7 @@ impl MegaflowCache {
     /// starts counting again. The poll loop calls this about once a second.
     pub fn rank_subtables(&mut self) {
         let subtables = &self.subtables;
-        self.order.sort_by(|a, b| {
+        self.order.sort_unstable_by(|a, b| {
             let (a, b) = (&subtables[*a as usize], &subtables[*b as usize]);
             b.hits.cmp(&a.hits).then(b.index.len.cmp(&a.index.len))
         });
@@ -681,6 +702,28 @@ mod tests {
         assert_ne!(r2, r);
         assert!(c.get(r).is_none());
         assert!(c.get(r2).is_some());
+    }
+
+    #[test]
+    fn masks_of_deleted_flows_are_reused() {
+        let mut c = MegaflowCache::new(1 << 20);
+        let mask = |i: usize| {
+            let mut m = FlowMask::of_fields(&[Field::InPort]);
+            m.words[6] = i as u64 + 1;
+            m
+        };
+        let refs: Vec<FlowRef> = (0..MAX_SUBTABLES)
+            .map(|i| c.insert(&key(1, 0, 0), &mask(i), &[]).unwrap())
+            .collect();
+        assert_eq!(
+            c.insert(&key(1, 0, 0), &mask(MAX_SUBTABLES), &[]),
+            Err(MegaflowError::TooManyMasks(MAX_SUBTABLES))
+        );
+        c.remove(refs[7]).unwrap();
+        let r = c.insert(&key(1, 0, 0), &mask(MAX_SUBTABLES), &[]).unwrap();
+        assert_eq!(c.lookup(&key(1, 0, 0)).map(|_| ()), Some(()));
+        assert_eq!(c.get(r).unwrap().mask, mask(MAX_SUBTABLES));
+        assert_eq!(c.subtable_count(), MAX_SUBTABLES);
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Packet {
     /// [`Packet::spare_mut`]. Returns false when it does not fit.
     #[inline]
     pub fn set_len(&mut self, len: usize) -> bool {
-        if self.start + len > self.buf.len() {
+        if len > self.buf.len() - self.start {
             return false;
         }
         self.len = len;
@@ -187,7 +187,7 @@ impl Packet {
         self.buf.copy_within(old..old + at, old + n);
         self.start += n;
         self.len -= n;
-        self.offsets = self.offsets.shifted_from(at + n, -(n as isize));
+        self.offsets = self.offsets.removed(at, n);
         true
     }
 
@@ -230,6 +230,27 @@ impl HeaderOffsets {
             l4: f(self.l4),
         }
     }
+
+    /// Offsets after the `n` bytes at offset `at` were removed: later
+    /// headers move back, a header that started inside the removed bytes is
+    /// gone.
+    #[inline]
+    pub fn removed(self, at: usize, n: usize) -> HeaderOffsets {
+        let f = |o: u16| -> u16 {
+            let ou = o as usize;
+            if o == HeaderOffsets::ABSENT || ou < at {
+                o
+            } else if ou < at + n {
+                HeaderOffsets::ABSENT
+            } else {
+                (ou - n) as u16
+            }
+        };
+        HeaderOffsets {
+            l3: f(self.l3),
+            l4: f(self.l4),
+        }
+    }
 }
 
 /// A fixed stock of packets, allocated once.
@@ -257,7 +278,8 @@ impl PacketPool {
     }
 
     /// Returns a packet to the pool. Packets beyond the pool's capacity
-    /// (which were not its own) are freed.
+    /// (which were not its own) are freed, which is heap work: the fast path
+    /// only ever returns the pool's own packets.
     #[inline]
     pub fn put(&mut self, p: Packet) {
         if self.free.len() < self.capacity {
@@ -375,8 +397,18 @@ mod tests {
         assert!(p.remove(4, 2));
         assert_eq!(p.data(), &[0, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(p.offsets, HeaderOffsets { l3: 4, l4: 6 });
-        assert!(!p.remove(7, 2));
-        assert!(p.insert(9, 1).is_none());
+        // A header inside the removed bytes is gone; one after them moves.
+        assert!(p.remove(3, 2));
+        assert_eq!(p.data(), &[0, 1, 2, 5, 6, 7]);
+        assert_eq!(
+            p.offsets,
+            HeaderOffsets {
+                l3: HeaderOffsets::ABSENT,
+                l4: 4
+            }
+        );
+        assert!(!p.remove(5, 2));
+        assert!(p.insert(7, 1).is_none());
     }
 
     #[test]

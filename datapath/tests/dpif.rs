@@ -72,7 +72,7 @@ impl Rig {
     fn new(config: DatapathConfig, ports: &[PortNo]) -> Rig {
         let mut dp = Datapath::new(config);
         for p in ports {
-            dp.add_port(*p);
+            dp.add_port(*p).unwrap();
         }
         Rig {
             dp,
@@ -424,8 +424,8 @@ fn userspace_action_queues_for_the_slow_path_up_to_its_limit() {
 #[test]
 fn flow_api_put_get_modify_delete_dump() {
     let mut dp = Datapath::new(DatapathConfig::default());
-    dp.add_port(1);
-    dp.add_port(2);
+    dp.add_port(1).unwrap();
+    dp.add_port(2).unwrap();
     let mut key = FlowKey::default();
     key.set_in_port(3);
     key.set_eth_dst([2, 0, 0, 0, 0, 2]);
@@ -544,7 +544,7 @@ fn subtables_are_reranked_by_hits_once_a_second() {
         },
         ..DatapathConfig::default()
     });
-    dp.add_port(1);
+    dp.add_port(1).unwrap();
     let cold = FlowMask::of_fields(&[Field::InPort, Field::Ipv4Src]);
     let hot = FlowMask::of_fields(&[Field::InPort, Field::TpDst]);
     let mut k = FlowKey::default();
@@ -583,4 +583,75 @@ fn subtables_are_reranked_by_hits_once_a_second() {
         }
     }
     assert_eq!(cap.sent[&1].len(), 24);
+}
+
+fn udp6(sport: u16, dport: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6([0xfe; 16], [0xfd; 16], 64)
+        .udp(sport, dport);
+    let payload = b"a payload long enough to fragment";
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// Runs one frame through a datapath whose only flow has `actions`.
+fn run_one(frame: &[u8], actions: &[Action]) -> Vec<u8> {
+    let mut rig = Rig::new(DatapathConfig::default(), &[1]);
+    let mut out_actions = actions.to_vec();
+    out_actions.push(Action::Output(1));
+    let mut slow = Fixed::new(&out_actions, &[Field::InPort]);
+    rig.send(&mut slow, 0, &[frame.to_vec()]);
+    rig.sent(1)[0].clone()
+}
+
+#[test]
+fn first_fragments_get_their_l4_header_rewritten_like_whole_datagrams() {
+    // IPv4: the same datagram whole, and as a first fragment cut short
+    // after 4 payload bytes (its UDP length reaches past the frame).
+    let whole = udp([10, 0, 0, 1], [10, 0, 0, 2], 1111, 2222);
+    let mut frag = whole[..46].to_vec();
+    frag[20] |= 0x20; // More Fragments
+    frag[16..18].copy_from_slice(&32u16.to_be_bytes());
+    frag[24..26].copy_from_slice(&[0, 0]);
+    let ip = etherparse::Ipv4HeaderSlice::from_slice(&frag[14..34])
+        .unwrap()
+        .to_header();
+    frag[24..26].copy_from_slice(&ip.calc_header_checksum().to_be_bytes());
+    let actions = [Action::SetIpv4Src(0xc0a8_0001), Action::SetTpDst(53)];
+    let out_whole = run_one(&whole, &actions);
+    let out_frag = run_one(&frag, &actions);
+    assert_checksums_valid(&out_whole);
+    assert_eq!(
+        &out_frag[34..42],
+        &out_whole[34..42],
+        "UDP ports and checksum of the first fragment"
+    );
+    // A later fragment has no UDP header: its payload stays as it was.
+    let mut later = frag.clone();
+    later[20..22].copy_from_slice(&0x0001u16.to_be_bytes()); // offset 8
+    let out_later = run_one(&later, &actions);
+    assert_eq!(&out_later[34..], &later[34..]);
+
+    // IPv6 with a fragment header: next header 44, then UDP.
+    let whole6 = udp6(1111, 2222);
+    let mut frag6 = whole6[..54].to_vec();
+    frag6[20] = 44;
+    frag6.extend_from_slice(&[17, 0, 0x00, 0x01, 0, 0, 0, 7]); // M=1, offset 0
+    frag6.extend_from_slice(&whole6[54..66]); // UDP header + 4 bytes
+    let plen = (frag6.len() - 54) as u16;
+    frag6[18..20].copy_from_slice(&plen.to_be_bytes());
+    let out_whole6 = run_one(&whole6, &[Action::SetTpDst(53)]);
+    let out_frag6 = run_one(&frag6, &[Action::SetTpDst(53)]);
+    let h = PacketHeaders::from_ethernet_slice(&out_whole6).unwrap();
+    assert_eq!(ports_of(&h), (1111, 53));
+    assert_eq!(&out_frag6[62..70], &out_whole6[54..62]);
+}
+
+#[test]
+fn port_numbers_beyond_the_table_are_refused() {
+    let mut dp = Datapath::new(DatapathConfig::default());
+    assert!(dp.add_port(rvs_datapath::MAX_PORTS as u32 - 1).is_ok());
+    let err = dp.add_port(0xffff_fffe).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
 }

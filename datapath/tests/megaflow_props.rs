@@ -139,3 +139,76 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(usize, FlowKey),
+    Remove(usize),
+    Lookup(usize, [u64; FLOW_WORDS], FlowKey),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0usize..4, key()).prop_map(|(m, k)| Op::Insert(m, k)),
+        2 => any::<usize>().prop_map(Op::Remove),
+        3 => (any::<usize>(), proptest::array::uniform8(any::<u64>()), key())
+            .prop_map(|(p, n, r)| Op::Lookup(p, n, r)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Inserts, removes (slots and subtables are reused) and lookups
+    /// interleaved, checked against the model after every step.
+    #[test]
+    fn interleaved_operations_match_the_model(
+        masks in proptest::collection::vec(mask(), 4),
+        ops in proptest::collection::vec(op(), 1..200),
+    ) {
+        let mut cache = MegaflowCache::new(1 << 20);
+        let mut flows: Vec<(FlowMask, FlowKey)> = Vec::new();
+        let mut refs: Vec<FlowRef> = Vec::new();
+        let mut dead: Vec<FlowRef> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Insert(mi, k) => {
+                    let m = masks[mi];
+                    let mk = k.masked(&m);
+                    let exists = flows.contains(&(m, mk));
+                    match cache.insert(&k, &m, &[]) {
+                        Ok(r) => {
+                            prop_assert!(!exists);
+                            prop_assert!(!refs.contains(&r) && !dead.contains(&r), "reused a ref");
+                            flows.push((m, mk));
+                            refs.push(r);
+                        }
+                        Err(e) => prop_assert!(exists, "{}", e),
+                    }
+                }
+                Op::Remove(i) if !flows.is_empty() => {
+                    let i = i % flows.len();
+                    prop_assert!(cache.remove(refs[i]).is_some());
+                    flows.remove(i);
+                    dead.push(refs.remove(i));
+                }
+                Op::Remove(_) => {}
+                Op::Lookup(p, n, raw) => {
+                    let k = probe(&flows, p, n, raw);
+                    let want = matching(&flows, &k);
+                    match cache.lookup(&k) {
+                        None => prop_assert!(want.is_empty()),
+                        Some(r) => {
+                            let i = refs.iter().position(|x| *x == r);
+                            prop_assert!(i.is_some_and(|i| want.contains(&i)));
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(cache.len(), flows.len());
+            for d in &dead {
+                prop_assert!(cache.get(*d).is_none(), "a removed flow's ref resolves");
+            }
+        }
+    }
+}
