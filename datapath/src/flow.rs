@@ -27,7 +27,10 @@
 //! (0x1000) set when the frame carried an 802.1Q tag, so "no tag" and "tag with
 //! VID 0" differ.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 /// Number of `u64` words in a [`FlowKey`].
 pub const FLOW_WORDS: usize = 8;
@@ -375,14 +378,28 @@ fn ipv6_to_words(a: [u8; 16]) -> (u64, u64) {
     (u64::from_be_bytes(hi), u64::from_be_bytes(lo))
 }
 
-/// Secrets of the key hash (the wyhash constants).
-const HASH_KEYS: [u64; 5] = [
-    0xa076_1d64_78bd_642f,
-    0xe703_7ed1_a0b4_28db,
-    0x8ebc_6af0_9c88_c6e3,
-    0x5899_65cc_7537_4cc3,
-    0x1d8e_4e27_c47d_124f,
-];
+/// The key hash's secrets: random per process, chosen at the first hash
+/// and never changed (every table's stored hashes depend on them). A guest
+/// that knows the hash could otherwise pick headers that all land in one
+/// index bucket and make every lookup walk a long chain.
+static HASH_KEYS: OnceLock<[u64; 5]> = OnceLock::new();
+
+#[cold]
+fn random_hash_keys() -> [u64; 5] {
+    // std's RandomState is seeded from the operating system's randomness.
+    let state = RandomState::new();
+    std::array::from_fn(|i| {
+        let mut h = state.build_hasher();
+        h.write_usize(i);
+        // Odd, and with bits in both halves, as a multiplier should have.
+        h.finish() | 0x8000_0001_0000_0001
+    })
+}
+
+#[inline(always)]
+fn hash_keys() -> &'static [u64; 5] {
+    HASH_KEYS.get_or_init(random_hash_keys)
+}
 
 /// The full 64x64→128 product folded to 64 bits (wyhash's "mum").
 #[inline(always)]
@@ -396,7 +413,7 @@ fn mum(a: u64, b: u64) -> u64 {
 /// reaches both the low bits (table index) and the high bits (signature).
 #[inline(always)]
 fn hash_words(w: &[u64; FLOW_WORDS]) -> u64 {
-    let k = HASH_KEYS;
+    let k = hash_keys();
     let a = mum(w[0] ^ k[0], w[1] ^ k[1]);
     let b = mum(w[2] ^ k[2], w[3] ^ k[3]);
     let c = mum(w[4] ^ k[1], w[5] ^ k[2]);
