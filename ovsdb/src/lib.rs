@@ -1,8 +1,23 @@
 //! rvs-ovsdb: the configuration database, in the shape of OVSDB (RFC 7047).
 //!
-//! This crate will hold the schema loader, typed rows, transactions, the
-//! durable log and the JSON-RPC server and client that `rvs-vsctl`, the real
-//! `ovs-vsctl` and `rvs-vswitchd` talk to (issue "ovsdb"). It has no code yet;
-//! nothing here pretends otherwise.
+//! - [`types`]: UUIDs, atoms, datums and their constraints;
+//! - [`schema`]: database schemas, including the built-in `_Server` one;
+//! - [`db`]: committed rows, reference counts, indexes; applying a commit;
+//! - [`txn`]: the `transact` operations, all-or-nothing;
+//! - [`error`]: errors that are also RFC 7047 error objects.
+//!
+//! A transaction never changes the database it reads: it yields a
+//! [`db::Commit`] that the owner makes durable first and applies second.
 
 #![forbid(unsafe_code)]
+
+pub mod db;
+pub mod error;
+pub mod schema;
+pub mod txn;
+pub mod types;
+
+pub use db::{Commit, Database, Row, RowChange};
+pub use error::{Error, ErrorKind, Result};
+pub use schema::DatabaseSchema;
+pub use types::{Atom, Datum, Uuid};
