@@ -4,6 +4,8 @@
 //! - [`schema`]: database schemas, including the built-in `_Server` one;
 //! - [`db`]: committed rows, reference counts, indexes; applying a commit;
 //! - [`txn`]: the `transact` operations, all-or-nothing;
+//! - [`storage`]: the durable log of commits, with torn-tail recovery and
+//!   compaction;
 //! - [`error`]: errors that are also RFC 7047 error objects.
 //!
 //! A transaction never changes the database it reads: it yields a
@@ -14,6 +16,7 @@
 pub mod db;
 pub mod error;
 pub mod schema;
+pub mod storage;
 pub mod txn;
 pub mod types;
 
