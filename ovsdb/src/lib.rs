@@ -6,6 +6,8 @@
 //! - [`txn`]: the `transact` operations, all-or-nothing;
 //! - [`storage`]: the durable log of commits, with torn-tail recovery and
 //!   compaction;
+//! - [`jsonrpc`], [`monitor`], [`server`]: the JSON-RPC server with
+//!   monitors, locks and the `_Server` database;
 //! - [`error`]: errors that are also RFC 7047 error objects.
 //!
 //! A transaction never changes the database it reads: it yields a
@@ -13,9 +15,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod condition;
 pub mod db;
 pub mod error;
+pub mod jsonrpc;
+pub mod monitor;
 pub mod schema;
+pub mod server;
 pub mod storage;
 pub mod txn;
 pub mod types;

@@ -10,9 +10,10 @@
 //! per-operation results and, if everything held and something changed, a
 //! [`Commit`] for the caller to log and apply.
 
+use crate::condition::{col_value, lookup_col, parse_conditions, Col, Cond};
 use crate::db::{Commit, Database, Row, RowChange};
 use crate::error::{Error, ErrorKind, Result};
-use crate::schema::{uuid_column_type, TableSchema};
+use crate::schema::TableSchema;
 use crate::types::{Atom, AtomicType, ColumnType, Datum, NamedUuids, RefType, Uuid};
 use serde_json::{json, Map, Value};
 use std::cell::RefCell;
@@ -69,98 +70,6 @@ impl NamedUuids for Symbols {
     }
 }
 
-/// A column of a condition or a `columns` list: an explicit column or one of
-/// the implicit ones.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Col {
-    Uuid,
-    Version,
-    Explicit(usize),
-}
-
-fn lookup_col(ts: &TableSchema, name: &str) -> Result<(Col, ColumnType)> {
-    match name {
-        "_uuid" => Ok((Col::Uuid, uuid_column_type())),
-        "_version" => Ok((Col::Version, uuid_column_type())),
-        n => {
-            let (i, c) = ts.column(n)?;
-            Ok((Col::Explicit(i), c.ty.clone()))
-        }
-    }
-}
-
-fn col_value(row: &Row, c: Col) -> Datum {
-    match c {
-        Col::Uuid => Datum::scalar(Atom::Uuid(row.uuid)),
-        Col::Version => Datum::scalar(Atom::Uuid(row.version)),
-        Col::Explicit(i) => row.cols[i].clone(),
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Func {
-    Lt,
-    Le,
-    Eq,
-    Ne,
-    Ge,
-    Gt,
-    Includes,
-    Excludes,
-}
-
-struct Cond {
-    col: Col,
-    func: Func,
-    value: Datum,
-}
-
-fn cmp_scalar(a: &Datum, b: &Datum) -> Option<std::cmp::Ordering> {
-    match (a.as_scalar()?, b.as_scalar()?) {
-        (Atom::Integer(x), Atom::Integer(y)) => Some(x.cmp(y)),
-        (Atom::Real(x), Atom::Real(y)) => x.partial_cmp(y),
-        _ => None,
-    }
-}
-
-fn includes(a: &Datum, b: &Datum) -> bool {
-    match (a, b) {
-        (Datum::Set(x), Datum::Set(y)) => y.is_subset(x),
-        (Datum::Map(x), Datum::Map(y)) => y.iter().all(|(k, v)| x.get(k) == Some(v)),
-        _ => false,
-    }
-}
-
-fn excludes(a: &Datum, b: &Datum) -> bool {
-    match (a, b) {
-        (Datum::Set(x), Datum::Set(y)) => x.is_disjoint(y),
-        (Datum::Map(x), Datum::Map(y)) => y.iter().all(|(k, v)| x.get(k) != Some(v)),
-        _ => true,
-    }
-}
-
-impl Cond {
-    fn holds(&self, row: &Row) -> bool {
-        let v = col_value(row, self.col);
-        match self.func {
-            Func::Eq => v == self.value,
-            Func::Ne => v != self.value,
-            Func::Includes => includes(&v, &self.value),
-            Func::Excludes => excludes(&v, &self.value),
-            f => match cmp_scalar(&v, &self.value) {
-                None => false,
-                Some(o) => match f {
-                    Func::Lt => o.is_lt(),
-                    Func::Le => o.is_le(),
-                    Func::Ge => o.is_ge(),
-                    Func::Gt => o.is_gt(),
-                    _ => unreachable!("equality functions are handled above"),
-                },
-            },
-        }
-    }
-}
-
 struct Txn<'a> {
     db: &'a Database,
     /// Rows changed so far: `None` = deleted.
@@ -210,60 +119,19 @@ impl<'a> Txn<'a> {
     fn parse_where(&self, ts: &TableSchema, o: &Map<String, Value>) -> Result<Vec<Cond>> {
         let w = o
             .get("where")
-            .and_then(Value::as_array)
             .ok_or_else(|| Error::syntax("operation lacks a \"where\" array"))?;
-        let mut conds = Vec::new();
-        for c in w {
-            let a = c.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
-                Error::syntax(format!("condition {c} is not [column, function, value]"))
-            })?;
-            let cname = a[0]
-                .as_str()
-                .ok_or_else(|| Error::syntax(format!("condition {c} has no column name")))?;
-            let (col, ty) = lookup_col(ts, cname)?;
-            let func = match a[1].as_str().unwrap_or("") {
-                "<" => Func::Lt,
-                "<=" => Func::Le,
-                "==" => Func::Eq,
-                "!=" => Func::Ne,
-                ">=" => Func::Ge,
-                ">" => Func::Gt,
-                "includes" => Func::Includes,
-                "excludes" => Func::Excludes,
-                f => return Err(Error::syntax(format!("unknown condition function {f:?}"))),
-            };
-            if matches!(func, Func::Lt | Func::Le | Func::Ge | Func::Gt)
-                && !(matches!(ty.key.atomic, AtomicType::Integer | AtomicType::Real)
-                    && ty.is_scalar())
-            {
-                return Err(Error::syntax(format!(
-                    "{cname}: ordering comparisons need an integer or real column"
-                )));
-            }
-            // The value may have any number of elements (a set to test
-            // against); only the atoms' types must fit.
-            let loose = ColumnType {
-                min: 0,
-                max: usize::MAX,
-                ..ty.clone()
-            };
-            let value = Datum::from_json(&a[2], &loose, Some(&self.symbols))?;
-            conds.push(Cond { col, func, value });
-        }
-        Ok(conds)
+        parse_conditions(ts, w, Some(&self.symbols), false)
     }
 
     /// Rows of table `t` matching `conds`, in the transaction's view.
     fn matching(&self, t: usize, conds: &[Cond]) -> Vec<Uuid> {
         // `_uuid == X` names one row: no need to scan.
         for c in conds {
-            if c.col == Col::Uuid && c.func == Func::Eq {
-                if let Some(Atom::Uuid(u)) = c.value.as_scalar() {
-                    return match self.row(t, u) {
-                        Some(r) if conds.iter().all(|c| c.holds(r)) => vec![*u],
-                        _ => Vec::new(),
-                    };
-                }
+            if let Some(u) = c.uuid_eq() {
+                return match self.row(t, &u) {
+                    Some(r) if conds.iter().all(|c| c.holds(r)) => vec![u],
+                    _ => Vec::new(),
+                };
             }
         }
         let mut out: Vec<Uuid> = self
@@ -572,9 +440,8 @@ impl<'a> Txn<'a> {
     fn wait(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
         let conds = self.parse_where(&ts, o)?;
-        let columns = self
-            .columns_member(&ts, o)?
-            .ok_or_else(|| Error::syntax("wait lacks \"columns\""))?;
+        // Open vSwitch's clients leave "columns" out when "rows" is empty.
+        let columns = self.columns_member(&ts, o)?.unwrap_or_default();
         let until = str_member(o, "until")?;
         if until != "==" && until != "!=" {
             return Err(Error::syntax(format!(
@@ -591,7 +458,7 @@ impl<'a> Txn<'a> {
             .get("rows")
             .and_then(Value::as_array)
             .ok_or_else(|| Error::syntax("wait lacks a \"rows\" array"))?;
-        let mut want_set = BTreeSet::new();
+        let mut want_set = Vec::new();
         for w in want {
             let wo = w
                 .as_object()
@@ -604,18 +471,21 @@ impl<'a> Txn<'a> {
                     .ok_or_else(|| Error::syntax(format!("wait row {w} lacks column {c}")))?;
                 vals.push(Datum::from_json(v, &ty, Some(&self.symbols))?);
             }
-            want_set.insert(vals);
+            want_set.push(vals);
         }
+        want_set.sort();
         let cols: Vec<Col> = columns
             .iter()
             .map(|c| lookup_col(&ts, c).map(|x| x.0))
             .collect::<Result<_>>()?;
-        let have: BTreeSet<Vec<Datum>> = self
+        // Compared as multisets: two matching rows are not one.
+        let mut have: Vec<Vec<Datum>> = self
             .matching(t, &conds)
             .iter()
             .filter_map(|u| self.row(t, u))
             .map(|r| cols.iter().map(|c| col_value(r, *c)).collect())
             .collect();
+        have.sort();
         let satisfied = (have == want_set) == (until == "==");
         if satisfied {
             return Ok(json!({}));
