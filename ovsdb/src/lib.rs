@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod condition;
 pub mod db;
 pub mod error;
