@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use. Keep this list the single place they are named.
-PACKAGES=(iproute2)
+#   iproute2            network namespaces (ip netns)
+#   openvswitch-common  the real ovsdb-client and ovsdb-server, to test against
+PACKAGES=(iproute2 openvswitch-common)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,6 +34,20 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "error: run the tests as root: they create network namespaces" >&2
   exit 1
 fi
+
+# The real ovs-vsctl ships in openvswitch-switch, whose install would start
+# Open vSwitch's daemons. Unpack just its files instead (no services run).
+export RVS_TOOLS=${RVS_TOOLS:-/opt/rvs-tools}
+export RVS_OVS_VSCTL="$RVS_TOOLS/openvswitch-switch/usr/bin/ovs-vsctl"
+if [ ! -x "$RVS_OVS_VSCTL" ]; then
+  echo "==> unpacking ovs-vsctl from Debian's openvswitch-switch into $RVS_TOOLS"
+  mkdir -p "$RVS_TOOLS/openvswitch-switch"
+  tmp=$(mktemp -d); chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -q openvswitch-switch) || { apt-get update -q && (cd "$tmp" && apt-get download -q openvswitch-switch); }
+  dpkg-deb -x "$tmp"/openvswitch-switch_*.deb "$RVS_TOOLS/openvswitch-switch"
+  rm -rf "$tmp"
+fi
+"$RVS_OVS_VSCTL" --version | head -1
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -59,8 +59,11 @@ impl Client {
             let (host, port) = a
                 .rsplit_once(':')
                 .ok_or_else(|| ClientError::BadRemote(remote.into()))?;
-            let port: u16 = port.parse().map_err(|_| ClientError::BadRemote(remote.into()))?;
-            let s = TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port)).map_err(err)?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| ClientError::BadRemote(remote.into()))?;
+            let s = TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port))
+                .map_err(err)?;
             let _ = s.set_nodelay(true);
             Stream::Tcp(s)
         } else {
@@ -92,10 +95,17 @@ impl Client {
     pub fn call(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        jsonrpc::write_message(&mut self.stream, &jsonrpc::request(method, params, json!(id)))?;
+        jsonrpc::write_message(
+            &mut self.stream,
+            &jsonrpc::request(method, params, json!(id)),
+        )?;
         loop {
             match self.read()? {
-                Message::Response { result, error, id: rid } if rid == json!(id) => {
+                Message::Response {
+                    result,
+                    error,
+                    id: rid,
+                } if rid == json!(id) => {
                     if !error.is_null() {
                         return Err(ClientError::Rpc(error));
                     }
@@ -119,7 +129,9 @@ impl Client {
         let r = self.call("transact", Value::Array(params))?;
         match r {
             Value::Array(a) => Ok(a),
-            other => Err(ClientError::Rpc(json!({"error": "bad reply", "details": other}))),
+            other => Err(ClientError::Rpc(
+                json!({"error": "bad reply", "details": other}),
+            )),
         }
     }
 
@@ -137,7 +149,10 @@ impl Client {
                 }
                 Ok(_) => {}
                 Err(ClientError::Connection(FrameError::Io(e)))
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
                 {
                     break Err(ClientError::Timeout(timeout))
                 }

@@ -124,6 +124,205 @@ pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     path
 }
 
+/// A running `rvs-ovsdb-server` on a database file in its own temporary
+/// directory, killed (and its directory removed) when dropped.
+#[derive(Debug)]
+pub struct OvsdbServer {
+    child: Option<std::process::Child>,
+    dir: TempDir,
+    extra_args: Vec<String>,
+}
+
+impl OvsdbServer {
+    /// Starts a server with a fresh database (the built-in vswitch schema).
+    pub fn start() -> OvsdbServer {
+        OvsdbServer::start_with(&[])
+    }
+
+    /// Starts a server with extra command-line arguments.
+    pub fn start_with(extra: &[&str]) -> OvsdbServer {
+        let mut s = OvsdbServer {
+            child: None,
+            dir: TempDir::new("rvsdb"),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    /// The database file.
+    pub fn db_file(&self) -> PathBuf {
+        self.dir.path().join("conf.db")
+    }
+
+    /// The unix socket path.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("db.sock")
+    }
+
+    /// `unix:PATH`, as clients name it.
+    pub fn remote(&self) -> String {
+        format!("unix:{}", self.socket().display())
+    }
+
+    /// The temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn spawn(&mut self) {
+        let bin = workspace_bin("rvs-ovsdb", "rvs-ovsdb-server");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("server log");
+        let _ = std::fs::remove_file(self.socket());
+        let child = Command::new(bin)
+            .arg(self.db_file())
+            .arg("--remote")
+            .arg(format!("punix:{}", self.socket().display()))
+            .args(&self.extra_args)
+            .stderr(log)
+            .spawn()
+            .expect("start rvs-ovsdb-server");
+        self.child = Some(child);
+        let t0 = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(10),
+                "rvs-ovsdb-server did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and waits.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same database file.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for OvsdbServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The real `ovs-vsctl` (Debian's, unpacked by the test script): the path in
+/// `RVS_OVS_VSCTL`, else the script's default location.
+pub fn ovs_vsctl() -> PathBuf {
+    let p = std::env::var_os("RVS_OVS_VSCTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/rvs-tools/openvswitch-switch/usr/bin/ovs-vsctl"));
+    assert!(
+        p.exists(),
+        "the real ovs-vsctl is not at {}: run ./scripts/test.sh, which unpacks it from Debian's openvswitch-switch",
+        p.display()
+    );
+    p
+}
+
+/// Runs a command; returns (success, stdout, stderr).
+pub fn run_status(cmd: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cmd.display()));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Plays the part of a switch daemon for configuration tools that wait for
+/// it: whenever `Open_vSwitch.next_cfg` moves, it gives every interface
+/// without one an `ofport` and sets `cur_cfg` to `next_cfg`. Stops when
+/// dropped.
+#[derive(Debug)]
+pub struct FakeSwitch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeSwitch {
+    /// Starts following the database at `remote`.
+    pub fn start(remote: &str) -> FakeSwitch {
+        use rvs_ovsdb::client::Client;
+        use serde_json::json;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let mut c = Client::connect(remote).expect("connect the fake switch");
+        c.call(
+            "monitor_cond",
+            json!(["Open_vSwitch", "fake", {"Open_vSwitch": [{"columns": ["next_cfg"]}]}]),
+        )
+        .expect("monitor next_cfg");
+        let thread = std::thread::spawn(move || {
+            let mut next_port = 1;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                match c.next_notification(std::time::Duration::from_millis(100)) {
+                    Ok(_) => {}
+                    Err(rvs_ovsdb::client::ClientError::Timeout(_)) => continue,
+                    Err(_) => return,
+                }
+                let Ok(r) = c.transact(
+                    "Open_vSwitch",
+                    &[
+                        json!({"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]}),
+                        json!({"op": "select", "table": "Interface", "where": [["ofport", "==", ["set", []]]], "columns": ["_uuid"]}),
+                    ],
+                ) else {
+                    return;
+                };
+                let Some(next) = r[0]["rows"][0]["next_cfg"].as_i64() else {
+                    continue;
+                };
+                let mut ops = vec![
+                    json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"cur_cfg": next}}),
+                ];
+                for row in r[1]["rows"].as_array().into_iter().flatten() {
+                    ops.push(json!({"op": "update", "table": "Interface",
+                        "where": [["_uuid", "==", row["_uuid"]]], "row": {"ofport": next_port}}));
+                    next_port += 1;
+                }
+                if c.transact("Open_vSwitch", &ops).is_err() {
+                    return;
+                }
+            }
+        });
+        FakeSwitch {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeSwitch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
