@@ -133,7 +133,7 @@ impl Session {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 eprintln!(
-                    "rvs-ovsdb-server: {}: disconnecting: {SEND_QUEUE} messages queued and not read",
+                    "rvs-ovsdb-server: {}: disconnecting: too many messages queued and not read",
                     self.peer
                 );
                 self.dead = true;
@@ -171,6 +171,7 @@ pub struct Server {
     state: Mutex<State>,
     next_session: AtomicU64,
     server_id: Uuid,
+    send_queue: AtomicU64,
 }
 
 impl std::fmt::Debug for Server {
@@ -268,6 +269,7 @@ impl Server {
             }),
             next_session: AtomicU64::new(1),
             server_id: Uuid::random(),
+            send_queue: AtomicU64::new(SEND_QUEUE as u64),
         })
     }
 
@@ -336,6 +338,12 @@ impl Server {
         }
     }
 
+    /// How many messages a connection may have queued, unread, before it is
+    /// dropped (for connections accepted from now on).
+    pub fn set_send_queue(&self, n: usize) {
+        self.send_queue.store(n.max(1) as u64, Ordering::Relaxed);
+    }
+
     /// Starts the thread that times out blocked transactions.
     pub fn start_timers(self: &Arc<Self>) {
         let me = Arc::clone(self);
@@ -357,7 +365,7 @@ impl Server {
         let (Ok(reader), Ok(closer)) = (stream.try_clone(), stream.try_clone()) else {
             return;
         };
-        let (tx, rx) = sync_channel::<Vec<u8>>(SEND_QUEUE);
+        let (tx, rx) = sync_channel::<Vec<u8>>(self.send_queue.load(Ordering::Relaxed) as usize);
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         self.lock().0.sessions.insert(
             id,

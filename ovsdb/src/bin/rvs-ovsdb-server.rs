@@ -34,6 +34,10 @@ struct Cli {
     /// Open_vSwitch schema).
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
+    /// Messages a client may leave unread before it is disconnected (so a
+    /// client that stops reading cannot hold the server up).
+    #[arg(long, value_name = "N", default_value_t = rvs_ovsdb::server::SEND_QUEUE)]
+    max_queued_messages: usize,
     /// Write the process id to FILE.
     #[arg(long, value_name = "FILE")]
     pidfile: Option<PathBuf>,
@@ -71,6 +75,7 @@ fn main() -> Result<()> {
         cli.remotes.clone()
     };
     let server = Server::open(&files, &schema)?;
+    server.set_send_queue(cli.max_queued_messages);
     server.start_timers();
     let mut bound = Vec::new();
     for r in &remotes {
