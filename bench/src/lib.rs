@@ -1,12 +1,14 @@
 //! rvs-pktgen: traffic generation and measurement for rvs.
 //!
-//! Today it holds the datapath micro-benchmark ([`micro`]); generators over
+//! Today it holds the datapath micro-benchmark ([`micro`]) and the
+//! configuration database benchmark ([`dbbench`], binary `rvs-dbbench`); generators over
 //! real ports (vhost-user, AF_XDP, AF_PACKET) and side-by-side runs against
 //! Open vSwitch and the Linux bridge come with the port issues.
 //!
 //! The binary installs [`CountingAlloc`] as its global allocator so that
 //! allocations per packet is a measured number, not a belief.
 
+pub mod dbbench;
 pub mod micro;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -174,82 +174,59 @@ impl Database {
     pub fn apply(&mut self, commit: &Commit) {
         for ch in &commit.changes {
             let ts = self.schema.tables[&self.names[ch.table]].clone();
-            if let Some(old) = &ch.old {
-                self.unlink(ch.table, &ts, old);
-                self.tables[ch.table].rows.remove(&old.uuid);
-            }
-            if let Some(new) = &ch.new {
-                self.link(ch.table, &ts, new);
-                self.tables[ch.table].rows.insert(new.uuid, new.clone());
-            }
-        }
-        self.last_txn_id = commit.txn_id;
-    }
-
-    fn for_each_ref(ts: &TableSchema, row: &Row, mut f: impl FnMut(Uuid, RefType)) {
-        for (i, c) in ts.columns.iter().enumerate() {
-            if c.ty.key.ref_table.is_none()
-                && c.ty.value.as_ref().is_none_or(|v| v.ref_table.is_none())
-            {
-                continue;
-            }
-            for (u, _, strength) in row.cols[i].refs(&c.ty) {
-                f(u, strength);
-            }
-        }
-    }
-
-    fn unlink(&mut self, t: usize, ts: &TableSchema, row: &Row) {
-        let src = row.uuid;
-        Self::for_each_ref(ts, row, |u, strength| match strength {
-            RefType::Strong => {
-                if let Some(c) = self.refcount.get_mut(&u) {
-                    *c -= 1;
-                    if *c == 0 {
-                        self.refcount.remove(&u);
+            let t = ch.table;
+            let src = ch.uuid;
+            ref_changes(
+                &ts,
+                ch.old.as_ref(),
+                ch.new.as_ref(),
+                |u, strength, d| match strength {
+                    RefType::Strong => {
+                        let c = self.refcount.entry(u).or_insert(0);
+                        *c = c.saturating_add_signed(d as i32);
+                        if *c == 0 {
+                            self.refcount.remove(&u);
+                        }
                     }
-                }
-            }
-            RefType::Weak => {
-                if let Some(m) = self.weak_in.get_mut(&u) {
-                    if let Some(c) = m.get_mut(&(t, src)) {
-                        *c -= 1;
+                    RefType::Weak => {
+                        let m = self.weak_in.entry(u).or_default();
+                        let c = m.entry((t, src)).or_insert(0);
+                        *c = c.saturating_add_signed(d as i32);
                         if *c == 0 {
                             m.remove(&(t, src));
                         }
+                        if m.is_empty() {
+                            self.weak_in.remove(&u);
+                        }
                     }
-                    if m.is_empty() {
-                        self.weak_in.remove(&u);
+                },
+            );
+            for ix in 0..ts.indexes.len() {
+                let old_key = ch.old.as_ref().map(|r| Self::index_key(&ts, ix, r));
+                let new_key = ch.new.as_ref().map(|r| Self::index_key(&ts, ix, r));
+                if old_key == new_key {
+                    continue;
+                }
+                let map = &mut self.tables[t].indexes[ix];
+                if let Some(k) = old_key {
+                    if map.get(&k) == Some(&src) {
+                        map.remove(&k);
                     }
                 }
+                if let Some(k) = new_key {
+                    map.insert(k, src);
+                }
             }
-        });
-        for ix in 0..ts.indexes.len() {
-            let key = Self::index_key(ts, ix, row);
-            let map = &mut self.tables[t].indexes[ix];
-            if map.get(&key) == Some(&row.uuid) {
-                map.remove(&key);
+            match &ch.new {
+                Some(new) => {
+                    self.tables[t].rows.insert(src, new.clone());
+                }
+                None => {
+                    self.tables[t].rows.remove(&src);
+                }
             }
         }
-    }
-
-    fn link(&mut self, t: usize, ts: &TableSchema, row: &Row) {
-        let src = row.uuid;
-        Self::for_each_ref(ts, row, |u, strength| match strength {
-            RefType::Strong => *self.refcount.entry(u).or_insert(0) += 1,
-            RefType::Weak => {
-                *self
-                    .weak_in
-                    .entry(u)
-                    .or_default()
-                    .entry((t, src))
-                    .or_insert(0) += 1
-            }
-        });
-        for ix in 0..ts.indexes.len() {
-            let key = Self::index_key(ts, ix, row);
-            self.tables[t].indexes[ix].insert(key, row.uuid);
-        }
+        self.last_txn_id = commit.txn_id;
     }
 
     /// Every row as a map table → uuid → row JSON (without `_uuid` and
@@ -353,4 +330,63 @@ pub fn row_from_json(ts: &TableSchema, uuid: Uuid, v: &Value, base: Option<&Row>
         version: Uuid::random(),
         cols,
     })
+}
+
+/// Calls `f(target, strength, +1 or -1)` for every reference that a row's
+/// change from `old` to `new` adds or removes. Columns whose value did not
+/// change cost one comparison, so changing one port of a bridge with ten
+/// thousand does not recount the other ports.
+pub(crate) fn ref_changes(
+    ts: &TableSchema,
+    old: Option<&Row>,
+    new: Option<&Row>,
+    mut f: impl FnMut(Uuid, RefType, i64),
+) {
+    for (i, c) in ts.columns.iter().enumerate() {
+        if c.ty.key.ref_table.is_none() && c.ty.value.as_ref().is_none_or(|v| v.ref_table.is_none())
+        {
+            continue;
+        }
+        let (o, n) = (old.map(|r| &r.cols[i]), new.map(|r| &r.cols[i]));
+        if o == n {
+            continue;
+        }
+        let collect = |d: Option<&Datum>| -> Vec<(Uuid, bool)> {
+            let mut v: Vec<(Uuid, bool)> = d
+                .map(|d| {
+                    d.refs(&c.ty)
+                        .map(|(u, _, s)| (u, s == RefType::Weak))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort_unstable();
+            v
+        };
+        let strength = |weak: bool| if weak { RefType::Weak } else { RefType::Strong };
+        let (a, b) = (collect(o), collect(n));
+        // Merge the two sorted lists: what only `a` has goes, what only `b`
+        // has comes.
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x == y => {
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x < y => {
+                    f(x.0, strength(x.1), -1);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    f(x.0, strength(x.1), -1);
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    f(y.0, strength(y.1), 1);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+    }
 }

@@ -31,7 +31,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -164,11 +164,22 @@ struct State {
     sessions: HashMap<u64, Session>,
     locks: HashMap<String, LockState>,
     pending: Vec<Pending>,
+    /// Messages waiting for commits to reach the disk, in send order.
+    held: Vec<(u64, Value)>,
+    /// Commits were written but not yet synced.
+    dirty: bool,
+    /// Counts commits written, and those known synced.
+    written_gen: u64,
+    synced_gen: u64,
 }
 
 /// A running database server.
 pub struct Server {
     state: Mutex<State>,
+    /// Wakes the syncer when commits were written.
+    sync_wanted: Condvar,
+    /// Wakes in-process transactions when a sync finished.
+    synced: Condvar,
     next_session: AtomicU64,
     server_id: Uuid,
     send_queue: AtomicU64,
@@ -182,7 +193,7 @@ impl std::fmt::Debug for Server {
     }
 }
 
-struct Locked<'a>(MutexGuard<'a, State>);
+struct Locked<'a>(MutexGuard<'a, State>, &'a Server);
 
 impl txn::Session for (&State, u64) {
     fn owns_lock(&self, name: &str) -> bool {
@@ -221,14 +232,18 @@ impl Server {
                 },
             );
         }
-        Ok(Server::with_databases(dbs))
+        let server = Server::with_databases(dbs);
+        server.start_background();
+        Ok(server)
     }
 
     /// A server holding `db` in memory only (for tests and tools).
     pub fn in_memory(db: Database) -> Arc<Server> {
         let mut dbs = BTreeMap::new();
         dbs.insert(db.name().to_string(), Served { db, storage: None });
-        Server::with_databases(dbs)
+        let server = Server::with_databases(dbs);
+        server.start_background();
+        server
     }
 
     fn with_databases(mut dbs: BTreeMap<String, Served>) -> Arc<Server> {
@@ -266,7 +281,13 @@ impl Server {
                 sessions: HashMap::new(),
                 locks: HashMap::new(),
                 pending: Vec::new(),
+                held: Vec::new(),
+                dirty: false,
+                written_gen: 0,
+                synced_gen: 0,
             }),
+            sync_wanted: Condvar::new(),
+            synced: Condvar::new(),
             next_session: AtomicU64::new(1),
             server_id: Uuid::random(),
             send_queue: AtomicU64::new(SEND_QUEUE as u64),
@@ -274,7 +295,7 @@ impl Server {
     }
 
     fn lock(&self) -> Locked<'_> {
-        Locked(self.state.lock().unwrap_or_else(|e| e.into_inner()))
+        Locked(self.state.lock().unwrap_or_else(|e| e.into_inner()), self)
     }
 
     /// Starts listening on `remote` (`punix:PATH` or `ptcp:PORT[:ADDR]`,
@@ -344,8 +365,15 @@ impl Server {
         self.send_queue.store(n.max(1) as u64, Ordering::Relaxed);
     }
 
-    /// Starts the thread that times out blocked transactions.
-    pub fn start_timers(self: &Arc<Self>) {
+    /// Starts the background threads: the one that syncs written commits to
+    /// disk (several clients' commits per sync) and releases what waited for
+    /// them, and the one that times out blocked transactions.
+    fn start_background(self: &Arc<Self>) {
+        let syncer = Arc::clone(self);
+        thread::Builder::new()
+            .name("ovsdb-sync".into())
+            .spawn(move || syncer.sync_loop())
+            .expect("spawn a thread");
         let me = Arc::clone(self);
         thread::Builder::new()
             .name("ovsdb-timers".into())
@@ -358,6 +386,46 @@ impl Server {
                 });
             })
             .expect("spawn a thread");
+    }
+
+    fn sync_loop(&self) {
+        loop {
+            let (files, watermark, gen) = {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                while !st.dirty {
+                    st = self.sync_wanted.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                st.dirty = false;
+                let mut files = Vec::new();
+                for s in st.dbs.values() {
+                    if let Some(storage) = &s.storage {
+                        match storage.sync_handle() {
+                            Ok(f) => files.push((storage.path().to_path_buf(), f)),
+                            Err(e) => fatal_sync(&e.to_string()),
+                        }
+                    }
+                }
+                (files, st.held.len(), st.written_gen)
+            };
+            for (path, f) in files {
+                if let Err(e) = f.sync_data() {
+                    fatal_sync(&format!("{}: {e}", path.display()));
+                }
+            }
+            let mut st = self.lock();
+            st.0.synced_gen = gen;
+            let mut release: Vec<(u64, Value)> = st.0.held.drain(..watermark).collect();
+            if !st.0.dirty {
+                // What was queued since does not wait on an unsynced commit.
+                release.append(&mut st.0.held);
+            }
+            for (sid, m) in release {
+                if let Some(s) = st.0.sessions.get_mut(&sid) {
+                    s.send(&m);
+                }
+            }
+            self.synced.notify_all();
+        }
     }
 
     /// Serves one connection (in two threads of its own).
@@ -452,7 +520,14 @@ impl Server {
     /// owner uses this), exactly as a client's `transact` would.
     pub fn transact(&self, db: &str, ops: &[Value]) -> Result<Vec<Value>, Error> {
         let mut st = self.lock();
-        st.commit_ops(db, ops, &txn::NoLocks)
+        let r = st.commit_ops(db, ops, &txn::NoLocks)?;
+        // Return only once the commit is on disk.
+        let gen = st.0.written_gen;
+        let mut g = st.0;
+        while g.synced_gen < gen {
+            g = self.synced.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(r)
     }
 
     /// The database named `name`, read under the server lock.
@@ -460,6 +535,14 @@ impl Server {
         let st = self.lock();
         st.0.dbs.get(name).map(|s| f(&s.db))
     }
+}
+
+/// A commit was written but cannot be made durable: acknowledging anything
+/// after this could lose it, so stop. Nothing unsynced was acknowledged, and
+/// a restart recovers the file.
+fn fatal_sync(what: &str) -> ! {
+    eprintln!("rvs-ovsdb-server: cannot sync the database file ({what}); exiting so that no unsynced transaction is acknowledged");
+    std::process::exit(1);
 }
 
 fn write_loop(mut s: Stream, rx: Receiver<Vec<u8>>) {
@@ -479,7 +562,13 @@ fn err_unknown_db(name: &str) -> Error {
 }
 
 impl Locked<'_> {
+    /// Sends a message to a session, after any messages still waiting for a
+    /// sync (so that no message overtakes an earlier one).
     fn send(&mut self, session: u64, v: &Value) {
+        if !self.0.held.is_empty() || self.0.dirty {
+            self.0.held.push((session, v.clone()));
+            return;
+        }
         if let Some(s) = self.0.sessions.get_mut(&session) {
             s.send(v);
         }
@@ -614,8 +703,9 @@ impl Locked<'_> {
                 "the _Server database is read-only",
             ));
         }
+        let mut wrote = false;
         if let Some(st) = &mut served.storage {
-            st.append(&served.db, &c).map_err(|e| {
+            wrote = st.append_unsynced(&served.db, &c).map_err(|e| {
                 Error::new(
                     ErrorKind::Io,
                     format!("the commit could not be written: {e}"),
@@ -630,13 +720,19 @@ impl Locked<'_> {
                 }
             }
         }
+        if wrote {
+            // Replies and updates wait for the syncer.
+            self.0.written_gen += 1;
+            self.0.dirty = true;
+            self.1.sync_wanted.notify_one();
+        }
         // Tell every monitor, before any reply to this transaction.
         let state = &mut *self.0;
         let served = &state.dbs[db];
-        for s in state.sessions.values_mut() {
+        let mut out = Vec::new();
+        for (sid, s) in state.sessions.iter() {
             let mut msgs = Vec::new();
-            for (mid, (mid_json, m)) in &s.monitors {
-                let _ = mid;
+            for (mid_json, m) in s.monitors.values() {
                 if m.db != db {
                     continue;
                 }
@@ -651,9 +747,10 @@ impl Locked<'_> {
                     });
                 }
             }
-            for m in msgs {
-                s.send(&m);
-            }
+            out.extend(msgs.into_iter().map(|m| (*sid, m)));
+        }
+        for (sid, m) in out {
+            self.send(sid, &m);
         }
         let db_owned = db.to_string();
         self.retry_pending(|p| p.db == db_owned);

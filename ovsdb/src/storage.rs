@@ -265,21 +265,41 @@ impl Storage {
     /// Appends `commit` (made against `db`, not yet applied) and syncs it to
     /// disk. Commits that change only ephemeral columns write nothing.
     pub fn append(&mut self, db: &Database, commit: &Commit) -> Result<(), StorageError> {
+        if self.append_unsynced(db, commit)? {
+            self.file
+                .sync_data()
+                .map_err(|e| StorageError::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `commit` without syncing it; returns whether anything was
+    /// written. The caller must sync ([`Storage::sync_handle`]) before it
+    /// acknowledges the commit to anyone: this is how several clients'
+    /// commits share one `fsync` (group commit).
+    pub fn append_unsynced(
+        &mut self,
+        db: &Database,
+        commit: &Commit,
+    ) -> Result<bool, StorageError> {
         let Some(body) = commit_body(db, commit) else {
-            return Ok(());
+            return Ok(false);
         };
         let rec = encode(&body);
-        if let Err(e) = self
-            .file
-            .write_all(&rec)
-            .and_then(|()| self.file.sync_data())
-        {
+        if let Err(e) = self.file.write_all(&rec) {
             // Leave no partial record behind for the next commit to follow.
             let _ = self.file.set_len(self.len);
             return Err(StorageError::io(&self.path, e));
         }
         self.len += rec.len() as u64;
-        Ok(())
+        Ok(true)
+    }
+
+    /// A handle on the file for syncing it outside any lock.
+    pub fn sync_handle(&self) -> Result<File, StorageError> {
+        self.file
+            .try_clone()
+            .map_err(|e| StorageError::io(&self.path, e))
     }
 
     /// Whether the log has grown enough to be worth compacting.
@@ -393,13 +413,17 @@ fn commit_body(db: &Database, commit: &Commit) -> Option<Value> {
         let row = match &ch.new {
             None => Value::Null,
             Some(new) => {
-                let persistent = row_columns_json(ts, new, true);
                 if let Some(old) = &ch.old {
-                    if row_columns_json(ts, old, true) == persistent {
+                    let persistent_same = ts
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .all(|(i, c)| c.ephemeral || old.cols[i] == new.cols[i]);
+                    if persistent_same {
                         continue; // only ephemeral columns changed
                     }
                 }
-                persistent
+                row_columns_json(ts, new, true)
             }
         };
         tables

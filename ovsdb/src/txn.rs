@@ -11,7 +11,7 @@
 //! [`Commit`] for the caller to log and apply.
 
 use crate::condition::{col_value, lookup_col, parse_conditions, Col, Cond};
-use crate::db::{Commit, Database, Row, RowChange};
+use crate::db::{ref_changes, Commit, Database, Row, RowChange};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::TableSchema;
 use crate::types::{Atom, AtomicType, ColumnType, Datum, NamedUuids, RefType, Uuid};
@@ -524,25 +524,15 @@ impl<'a> Txn<'a> {
             // Strong reference counts after the transaction.
             let mut delta: HashMap<Uuid, i64> = HashMap::new();
             for (t, u) in &self.order {
-                let ts = ts_of(*t);
-                if let Some(old) = db.row(*t, u) {
-                    for (i, c) in ts.columns.iter().enumerate() {
-                        for (r, _, s) in old.cols[i].refs(&c.ty) {
-                            if s == RefType::Strong {
-                                *delta.entry(r).or_insert(0) -= 1;
-                            }
-                        }
+                let new = match self.changes.get(&(*t, *u)) {
+                    Some(c) => c.as_ref(),
+                    None => continue,
+                };
+                ref_changes(ts_of(*t), db.row(*t, u), new, |r, s, d| {
+                    if s == RefType::Strong {
+                        *delta.entry(r).or_insert(0) += d;
                     }
-                }
-                if let Some(Some(new)) = self.changes.get(&(*t, *u)) {
-                    for (i, c) in ts.columns.iter().enumerate() {
-                        for (r, _, s) in new.cols[i].refs(&c.ty) {
-                            if s == RefType::Strong {
-                                *delta.entry(r).or_insert(0) += 1;
-                            }
-                        }
-                    }
-                }
+                });
             }
             let count = |u: &Uuid| -> i64 {
                 db.refcount.get(u).copied().unwrap_or(0) as i64 + delta.get(u).copied().unwrap_or(0)

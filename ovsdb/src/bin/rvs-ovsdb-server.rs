@@ -76,7 +76,6 @@ fn main() -> Result<()> {
     };
     let server = Server::open(&files, &schema)?;
     server.set_send_queue(cli.max_queued_messages);
-    server.start_timers();
     let mut bound = Vec::new();
     for r in &remotes {
         bound.push(server.listen(r)?);
