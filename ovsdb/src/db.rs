@@ -229,6 +229,76 @@ impl Database {
         self.last_txn_id = commit.txn_id;
     }
 
+    /// Checks what every commit must preserve, recounting from scratch:
+    /// strong references land on rows, rows of non-root tables are
+    /// referenced, weak references land on rows, the kept reference counts
+    /// and indexes match the rows, every value fits its column. For tests
+    /// and for checking a file; the message says what is wrong.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        let mut counts: HashMap<Uuid, u32> = HashMap::new();
+        let exists = |u: &Uuid| self.tables.iter().any(|t| t.rows.contains_key(u));
+        for (t, td) in self.tables.iter().enumerate() {
+            let ts = self.table_schema(t);
+            for r in td.rows.values() {
+                for (i, c) in ts.columns.iter().enumerate() {
+                    r.cols[i]
+                        .check(&c.ty)
+                        .map_err(|e| format!("{}.{} of {}: {e}", ts.name, c.name, r.uuid))?;
+                    for (u, _, strength) in r.cols[i].refs(&c.ty) {
+                        if !exists(&u) {
+                            return Err(format!(
+                                "{}.{} of {} refers to missing row {u} ({strength:?})",
+                                ts.name, c.name, r.uuid
+                            ));
+                        }
+                        if strength == RefType::Strong {
+                            *counts.entry(u).or_insert(0) += 1;
+                        }
+                    }
+                }
+                for ix in 0..ts.indexes.len() {
+                    let key = Self::index_key(ts, ix, r);
+                    if td.indexes[ix].get(&key) != Some(&r.uuid) {
+                        return Err(format!(
+                            "index {ix} of {} does not map row {}",
+                            ts.name, r.uuid
+                        ));
+                    }
+                }
+            }
+            for ix in &td.indexes {
+                if ix.len() != td.rows.len() {
+                    return Err(format!(
+                        "an index of {} has {} keys for {} rows",
+                        ts.name,
+                        ix.len(),
+                        td.rows.len()
+                    ));
+                }
+            }
+        }
+        if counts != self.refcount {
+            return Err(format!(
+                "kept reference counts {:?} differ from a recount {:?}",
+                self.refcount, counts
+            ));
+        }
+        for (t, td) in self.tables.iter().enumerate() {
+            let ts = self.table_schema(t);
+            if !ts.is_root {
+                for r in td.rows.values() {
+                    if !counts.contains_key(&r.uuid) {
+                        return Err(format!(
+                            "row {} of non-root table {} is not referenced",
+                            r.uuid, ts.name
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every row as a map table → uuid → row JSON (without `_uuid` and
     /// `_version`, and without ephemeral columns when `persistent_only`):
     /// the snapshot format of the durable log.
