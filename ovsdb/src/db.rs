@@ -371,7 +371,7 @@ pub fn row_columns_json(ts: &TableSchema, r: &Row, persistent_only: bool) -> Val
         if persistent_only && c.ephemeral {
             continue;
         }
-        if r.cols[i] == c.ty.default_datum() {
+        if c.ty.is_default(&r.cols[i]) {
             continue;
         }
         o.insert(c.name.clone(), r.cols[i].to_json());

@@ -308,7 +308,7 @@ fn row_json(ts: &TableSchema, r: &Row, cols: &BTreeSet<usize>, omit_defaults: bo
     let mut o = Map::new();
     for &i in cols {
         let c = &ts.columns[i];
-        if omit_defaults && r.cols[i] == c.ty.default_datum() {
+        if omit_defaults && c.ty.is_default(&r.cols[i]) {
             continue;
         }
         o.insert(c.name.clone(), r.cols[i].to_json());

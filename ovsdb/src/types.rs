@@ -567,6 +567,33 @@ impl ColumnType {
         self.value.is_none() && self.min == 1 && self.max == 1
     }
 
+    /// Whether `d` is this type's default datum, without building one.
+    pub fn is_default(&self, d: &Datum) -> bool {
+        let is_default_atom = |a: &Atom, t: AtomicType| match (a, t) {
+            (Atom::Integer(i), AtomicType::Integer) => *i == 0,
+            (Atom::Real(r), AtomicType::Real) => *r == 0.0,
+            (Atom::Boolean(b), AtomicType::Boolean) => !*b,
+            (Atom::String(s), AtomicType::String) => s.is_empty(),
+            (Atom::Uuid(u), AtomicType::Uuid) => u.0 == 0,
+            _ => false,
+        };
+        if self.min == 0 {
+            return d.is_empty();
+        }
+        match (d, &self.value) {
+            (Datum::Set(s), None) => {
+                s.len() == 1 && s.iter().all(|a| is_default_atom(a, self.key.atomic))
+            }
+            (Datum::Map(m), Some(v)) => {
+                m.len() == 1
+                    && m.iter().all(|(k, x)| {
+                        is_default_atom(k, self.key.atomic) && is_default_atom(x, v.atomic)
+                    })
+            }
+            _ => false,
+        }
+    }
+
     /// The default datum: the type's default atom for a scalar, else empty.
     pub fn default_datum(&self) -> Datum {
         if self.min == 1 {
@@ -773,6 +800,27 @@ mod tests {
         assert_eq!(m.to_json(), json!(["map", [["a", 2], ["k", 1]]]));
         assert!(Datum::from_json(&json!(["map", [["k", 1], ["k", 2]]]), &map, None).is_err());
         assert!(Datum::from_json(&json!(5), &set, None).is_err());
+    }
+
+    #[test]
+    fn is_default_agrees_with_default_datum() {
+        for t in [
+            json!("string"),
+            json!("integer"),
+            json!("boolean"),
+            json!("real"),
+            json!("uuid"),
+            json!({"key": "string", "min": 0, "max": "unlimited"}),
+            json!({"key": "string", "value": "integer", "min": 0, "max": "unlimited"}),
+            json!({"key": "string", "value": "integer"}),
+        ] {
+            let ty = ColumnType::from_json(&t).unwrap();
+            assert!(ty.is_default(&ty.default_datum()), "{t}");
+        }
+        let s = ColumnType::from_json(&json!("string")).unwrap();
+        assert!(!s.is_default(&Datum::scalar(Atom::String("x".into()))));
+        let opt = ColumnType::from_json(&json!({"key": "integer", "min": 0, "max": 1})).unwrap();
+        assert!(!opt.is_default(&Datum::scalar(Atom::Integer(0))));
     }
 
     #[test]

@@ -6,6 +6,12 @@ use rvs_ovsdb::schema::DatabaseSchema;
 use rvs_ovsdb::server::{vswitch_schema, Server};
 use std::path::PathBuf;
 
+// Building and dropping the JSON of a large initial monitor reply is mostly
+// allocator work; mimalloc does it in less CPU than glibc's malloc (see
+// BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rvs-ovsdb-server",
