@@ -253,8 +253,8 @@ pub fn run_status(cmd: &Path, args: &[&str]) -> (bool, String, String) {
 
 /// Plays the part of a switch daemon for configuration tools that wait for
 /// it: whenever `Open_vSwitch.next_cfg` moves, it gives every interface
-/// without one an `ofport` and sets `cur_cfg` to `next_cfg`. Stops when
-/// dropped.
+/// without one an `ofport` (or, for interfaces named `nodev*`, an `error`
+/// and `ofport` -1) and sets `cur_cfg` to `next_cfg`. Stops when dropped.
 #[derive(Debug)]
 pub struct FakeSwitch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -286,7 +286,7 @@ impl FakeSwitch {
                     "Open_vSwitch",
                     &[
                         json!({"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]}),
-                        json!({"op": "select", "table": "Interface", "where": [["ofport", "==", ["set", []]]], "columns": ["_uuid"]}),
+                        json!({"op": "select", "table": "Interface", "where": [["ofport", "==", ["set", []]]], "columns": ["_uuid", "name"]}),
                     ],
                 ) else {
                     return;
@@ -298,9 +298,17 @@ impl FakeSwitch {
                     json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"cur_cfg": next}}),
                 ];
                 for row in r[1]["rows"].as_array().into_iter().flatten() {
+                    let name = row["name"].as_str().unwrap_or("");
+                    // Interfaces named nodev* stand for devices that do not
+                    // exist: they get an error, as a real switch reports.
+                    let update = if name.starts_with("nodev") {
+                        json!({"error": format!("could not open network device {name} (No such device)"), "ofport": -1})
+                    } else {
+                        next_port += 1;
+                        json!({"ofport": next_port - 1})
+                    };
                     ops.push(json!({"op": "update", "table": "Interface",
-                        "where": [["_uuid", "==", row["_uuid"]]], "row": {"ofport": next_port}}));
-                    next_port += 1;
+                        "where": [["_uuid", "==", row["_uuid"]]], "row": update}));
                 }
                 if c.transact("Open_vSwitch", &ops).is_err() {
                     return;
