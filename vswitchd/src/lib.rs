@@ -1,8 +1,14 @@
 //! rvs-vswitchd: the control plane.
 //!
-//! This crate will reconcile bridges and ports from the database, hold the
-//! OpenFlow tables (ofproto), translate packets through them into datapath
-//! actions and megaflow masks (xlate), do NORMAL MAC-learning switching,
-//! answer upcalls, revalidate megaflows and serve `rvs-appctl` (issue
-//! "rvs-vswitchd"). Its fast path is `rvs-datapath`, which is written; this
-//! crate has no code yet.
+//! Built so far (issue 4, in progress):
+//! - [`mac_learning`]: the MAC learning table behind NORMAL;
+//! - [`ofproto`]: a bridge's flow tables (rules, priorities, `goto_table`);
+//! - [`xlate`]: translation of a packet through the tables into datapath
+//!   actions and a megaflow mask holding only what was consulted.
+//!
+//! Still to come: reconciliation from the database, ports and poll-mode
+//! threads, upcall handling and revalidation, the control socket.
+
+pub mod mac_learning;
+pub mod ofproto;
+pub mod xlate;

@@ -1,0 +1,592 @@
+//! Translation: a packet's key through a bridge's flow tables into datapath
+//! actions and the megaflow mask that makes the answer valid for every
+//! packet the mask matches.
+//!
+//! The mask holds exactly what translation consulted: the in-port (always),
+//! the bits of every rule that had to be checked, and for NORMAL the VLAN
+//! and both MAC addresses. NORMAL traffic between two hosts therefore
+//! shares one megaflow whatever its IP addresses and ports are.
+
+use crate::mac_learning::{is_multicast, MacTable, OfPort};
+use crate::ofproto::{ofpp, FlowTables, OfAction, Rule};
+use rvs_datapath::flow::VLAN_CFI;
+use rvs_datapath::{Action, Field, FlowKey, FlowMask, PortNo};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// VLAN behaviour of a port (`Port.tag`, `Port.trunks`, `Port.vlan_mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VlanMode {
+    /// Untagged frames belong to this VLAN; tagged ones are dropped.
+    Access(u16),
+    /// Tagged frames of the listed VLANs (all if `None`); untagged frames
+    /// belong to `native` (or VLAN 0) and leave untagged.
+    Trunk {
+        trunks: Option<BTreeSet<u16>>,
+        native: Option<u16>,
+    },
+}
+
+impl VlanMode {
+    /// The VLAN an incoming frame with `tci` (0 = untagged) belongs to, or
+    /// `None` when the port does not accept it.
+    pub fn ingress_vlan(&self, tci: u16) -> Option<u16> {
+        let tagged = tci & VLAN_CFI != 0;
+        let vid = tci & 0x0fff;
+        match self {
+            // Priority-tagged frames (VID 0) count as untagged.
+            VlanMode::Access(tag) => (!tagged || vid == 0).then_some(*tag),
+            VlanMode::Trunk { trunks, native } => {
+                if !tagged || vid == 0 {
+                    Some(native.unwrap_or(0))
+                } else if trunks.as_ref().is_none_or(|t| t.contains(&vid)) {
+                    Some(vid)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Whether the port carries `vlan`.
+    pub fn carries(&self, vlan: u16) -> bool {
+        match self {
+            VlanMode::Access(tag) => *tag == vlan,
+            VlanMode::Trunk { trunks, native } => {
+                *native == Some(vlan)
+                    || (vlan == 0 && native.is_none())
+                    || trunks.as_ref().is_none_or(|t| t.contains(&vlan))
+            }
+        }
+    }
+
+    /// The VID a frame of `vlan` leaves this port tagged with (`None`:
+    /// untagged).
+    pub fn egress_tag(&self, vlan: u16) -> Option<u16> {
+        match self {
+            VlanMode::Access(_) => None,
+            VlanMode::Trunk { native, .. } => {
+                if *native == Some(vlan) || vlan == 0 {
+                    None
+                } else {
+                    Some(vlan)
+                }
+            }
+        }
+    }
+}
+
+/// A port as translation sees it.
+#[derive(Debug, Clone)]
+pub struct XPort {
+    pub ofport: OfPort,
+    pub dp_port: PortNo,
+    pub name: String,
+    pub vlan: VlanMode,
+}
+
+/// A bridge as translation sees it: an immutable snapshot.
+#[derive(Debug, Clone)]
+pub struct XBridge {
+    pub name: String,
+    pub ports: BTreeMap<OfPort, XPort>,
+    pub by_dp: HashMap<PortNo, OfPort>,
+    pub tables: Arc<FlowTables>,
+}
+
+impl XBridge {
+    /// A bridge with `ports` and `tables`.
+    pub fn new(name: &str, ports: Vec<XPort>, tables: Arc<FlowTables>) -> XBridge {
+        let by_dp = ports.iter().map(|p| (p.dp_port, p.ofport)).collect();
+        XBridge {
+            name: name.to_string(),
+            ports: ports.into_iter().map(|p| (p.ofport, p)).collect(),
+            by_dp,
+            tables,
+        }
+    }
+}
+
+/// What translation decided.
+#[derive(Debug, Clone)]
+pub struct Translation {
+    /// Datapath actions (empty: drop).
+    pub actions: Vec<Action>,
+    /// The megaflow mask.
+    pub mask: FlowMask,
+    /// The rules that matched, for crediting their counters.
+    pub rules: Vec<Arc<Rule>>,
+    /// A step by step account (for `ofproto/trace`).
+    pub trace: Vec<String>,
+}
+
+/// Cookie of userspace actions that mean "to the controller".
+pub const CONTROLLER_COOKIE: u32 = 1;
+
+struct Ctx<'a> {
+    br: &'a XBridge,
+    mac: &'a MacTable,
+    now: u64,
+    in_port: OfPort,
+    /// The packet as the pipeline has changed it so far (OpenFlow in_port).
+    cur: FlowKey,
+    wc: FlowMask,
+    out: Vec<Action>,
+    rules: Vec<Arc<Rule>>,
+    trace: Vec<String>,
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+impl Ctx<'_> {
+    fn tci(&self) -> u16 {
+        self.cur.vlan_tci()
+    }
+
+    /// Makes the packet carry `tag` (a VID) or no tag, emitting the
+    /// datapath actions that do so.
+    fn set_tag(&mut self, tag: Option<u16>) {
+        let tci = self.tci();
+        let has = tci & VLAN_CFI != 0;
+        match tag {
+            None if has => {
+                self.out.push(Action::PopVlan);
+                self.cur.set_vlan_tci(0);
+            }
+            None => {}
+            Some(vid) if has && tci & 0x0fff == vid => {}
+            Some(vid) => {
+                if has {
+                    self.out.push(Action::PopVlan);
+                }
+                let new = (tci & 0xe000) | VLAN_CFI | (vid & 0x0fff);
+                self.out.push(Action::PushVlan {
+                    tpid: 0x8100,
+                    tci: new,
+                });
+                self.cur.set_vlan_tci(new);
+            }
+        }
+    }
+
+    fn output(&mut self, port: OfPort) {
+        let Some(p) = self.br.ports.get(&port) else {
+            self.trace
+                .push(format!("output to unknown port {port}: dropped"));
+            return;
+        };
+        self.out.push(Action::Output(p.dp_port));
+        self.trace.push(format!("output:{} ({})", port, p.name));
+    }
+
+    fn normal(&mut self) {
+        let mut wc = self.wc;
+        wc.add_field(Field::EthSrc)
+            .add_field(Field::EthDst)
+            .add_field(Field::VlanTci);
+        self.wc = wc;
+        let Some(inp) = self.br.ports.get(&self.in_port) else {
+            return;
+        };
+        let Some(vlan) = inp.vlan.ingress_vlan(self.tci()) else {
+            self.trace.push(format!(
+                "NORMAL: port {} does not carry VLAN {}: dropped",
+                inp.name,
+                self.tci() & 0x0fff
+            ));
+            return;
+        };
+        let dst = self.cur.eth_dst();
+        // The source was learned before translation started; here only the
+        // forwarding decision.
+        let targets: Vec<OfPort> = match self.lookup(vlan, dst) {
+            Some(p) if p == self.in_port => {
+                self.trace.push(format!(
+                    "NORMAL: {} is on the input port: dropped (no hairpin)",
+                    fmt_mac(dst)
+                ));
+                Vec::new()
+            }
+            Some(p) => {
+                self.trace.push(format!(
+                    "NORMAL: learned {} on port {p} in VLAN {vlan}",
+                    fmt_mac(dst)
+                ));
+                vec![p]
+            }
+            None => {
+                self.trace.push(format!(
+                    "NORMAL: {} {} in VLAN {vlan}: flooding",
+                    fmt_mac(dst),
+                    if is_multicast(dst) {
+                        "is multicast"
+                    } else {
+                        "is not learned"
+                    }
+                ));
+                self.br
+                    .ports
+                    .values()
+                    .filter(|p| p.ofport != self.in_port && p.vlan.carries(vlan))
+                    .map(|p| p.ofport)
+                    .collect()
+            }
+        };
+        // Group outputs by the tag each needs so that each tag change is
+        // emitted once: first the ports wanting the frame as it is.
+        let mut by_tag: BTreeMap<Option<u16>, Vec<OfPort>> = BTreeMap::new();
+        for p in targets {
+            let tag = self.br.ports[&p].vlan.egress_tag(vlan);
+            by_tag.entry(tag).or_default().push(p);
+        }
+        let cur_tag = (self.tci() & VLAN_CFI != 0).then_some(self.tci() & 0x0fff);
+        if let Some(ports) = by_tag.remove(&cur_tag) {
+            for p in ports {
+                self.output(p);
+            }
+        }
+        for (tag, ports) in by_tag {
+            self.set_tag(tag);
+            for p in ports {
+                self.output(p);
+            }
+        }
+    }
+
+    fn lookup(&self, vlan: u16, dst: [u8; 6]) -> Option<OfPort> {
+        if is_multicast(dst) {
+            return None;
+        }
+        self.mac.lookup(vlan, dst, self.now)
+    }
+
+    fn run_actions(&mut self, actions: &[OfAction]) {
+        for a in actions {
+            match *a {
+                OfAction::Output(p) if p == ofpp::IN_PORT => {
+                    let ip = self.in_port;
+                    self.output(ip);
+                }
+                OfAction::Output(p) if p == self.in_port => {
+                    self.trace.push(format!(
+                        "output:{p} is the input port: skipped (use in_port)"
+                    ));
+                }
+                OfAction::Output(p) => self.output(p),
+                OfAction::Normal => self.normal(),
+                OfAction::Flood | OfAction::All => {
+                    let ports: Vec<OfPort> = self
+                        .br
+                        .ports
+                        .keys()
+                        .copied()
+                        .filter(|p| *p != self.in_port)
+                        .collect();
+                    for p in ports {
+                        self.output(p);
+                    }
+                }
+                OfAction::Controller { .. } => {
+                    self.out.push(Action::Userspace(CONTROLLER_COOKIE));
+                    self.trace.push("controller".into());
+                }
+                OfAction::PushVlan { tpid } => {
+                    let tci = VLAN_CFI | (self.tci() & 0xe000);
+                    self.out.push(Action::PushVlan { tpid, tci });
+                    self.cur.set_vlan_tci(tci);
+                }
+                OfAction::PopVlan => {
+                    if self.tci() & VLAN_CFI != 0 {
+                        self.out.push(Action::PopVlan);
+                        self.cur.set_vlan_tci(0);
+                    }
+                }
+                OfAction::SetVlanVid(vid) => self.set_tag(Some(vid)),
+                OfAction::SetEthSrc(m) => {
+                    self.out.push(Action::SetEthSrc(m));
+                    self.cur.set_eth_src(m);
+                }
+                OfAction::SetEthDst(m) => {
+                    self.out.push(Action::SetEthDst(m));
+                    self.cur.set_eth_dst(m);
+                }
+                OfAction::SetIpv4Src(a) => {
+                    self.out.push(Action::SetIpv4Src(a));
+                    self.cur.set_ipv4_src(a);
+                }
+                OfAction::SetIpv4Dst(a) => {
+                    self.out.push(Action::SetIpv4Dst(a));
+                    self.cur.set_ipv4_dst(a);
+                }
+                OfAction::SetTpSrc(p) => {
+                    self.out.push(Action::SetTpSrc(p));
+                    self.cur.set_tp_src(p);
+                }
+                OfAction::SetTpDst(p) => {
+                    self.out.push(Action::SetTpDst(p));
+                    self.cur.set_tp_dst(p);
+                }
+                OfAction::DecTtl => {
+                    let mut wc = self.wc;
+                    wc.add_field(Field::NwTtl).add_field(Field::DlType);
+                    self.wc = wc;
+                    let ttl = self.cur.nw_ttl();
+                    if ttl <= 1 || self.cur.dl_type() != 0x0800 {
+                        self.trace
+                            .push("dec_ttl: TTL expired or not IPv4: dropped".into());
+                        self.out.clear();
+                        return;
+                    }
+                    self.out.push(Action::SetIpv4Ttl(ttl - 1));
+                    self.cur.set_nw_ttl(ttl - 1);
+                }
+            }
+        }
+    }
+}
+
+/// Translates a packet whose datapath key is `key` through `br`, learning
+/// its source address in `mac` (at time `now`, seconds).
+pub fn translate(br: &XBridge, key: &FlowKey, mac: &mut MacTable, now: u64) -> Translation {
+    let mut mask = FlowMask::of_fields(&[Field::InPort]);
+    let Some(&in_port) = br.by_dp.get(&key.in_port()) else {
+        return Translation {
+            actions: Vec::new(),
+            mask,
+            rules: Vec::new(),
+            trace: vec![format!(
+                "datapath port {} is not on bridge {}",
+                key.in_port(),
+                br.name
+            )],
+        };
+    };
+    let mut cur = *key;
+    cur.set_in_port(in_port);
+    // NORMAL learns from the packet as it arrives.
+    if let Some(p) = br.ports.get(&in_port) {
+        if let Some(vlan) = p.vlan.ingress_vlan(key.vlan_tci()) {
+            mac.learn(vlan, key.eth_src(), in_port, now);
+        }
+    }
+    let mut cx = Ctx {
+        br,
+        mac,
+        now,
+        in_port,
+        cur,
+        wc: mask,
+        out: Vec::new(),
+        rules: Vec::new(),
+        trace: Vec::new(),
+    };
+    let mut table = 0u8;
+    let mut metadata = 0u64;
+    loop {
+        let Some(rule) = br
+            .tables
+            .lookup(table, &cx.cur, metadata, &mut cx.wc)
+            .cloned()
+        else {
+            cx.trace.push(format!("table {table}: no match: dropped"));
+            break;
+        };
+        cx.trace
+            .push(format!("table {table}: priority {} matched", rule.priority));
+        cx.run_actions(&rule.actions);
+        if let Some((v, m)) = rule.write_metadata {
+            metadata = (metadata & !m) | (v & m);
+        }
+        cx.rules.push(rule.clone());
+        match rule.goto {
+            Some(next) if next > table => table = next,
+            _ => break,
+        }
+    }
+    mask = cx.wc;
+    Translation {
+        actions: cx.out,
+        mask,
+        rules: cx.rules,
+        trace: cx.trace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ofproto::{Match, Rule};
+
+    const H1: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const H2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn port(of: OfPort, vlan: VlanMode) -> XPort {
+        XPort {
+            ofport: of,
+            dp_port: of + 100,
+            name: format!("p{of}"),
+            vlan,
+        }
+    }
+
+    fn trunk() -> VlanMode {
+        VlanMode::Trunk {
+            trunks: None,
+            native: None,
+        }
+    }
+
+    fn key(in_dp: PortNo, src: [u8; 6], dst: [u8; 6], vlan: Option<u16>) -> FlowKey {
+        let mut k = FlowKey::default();
+        k.set_in_port(in_dp);
+        k.set_eth_src(src);
+        k.set_eth_dst(dst);
+        k.set_dl_type(0x0800);
+        k.set_ipv4_src(0x0a000001);
+        k.set_ipv4_dst(0x0a000002);
+        k.set_nw_proto(17);
+        k.set_tp_src(1234);
+        k.set_tp_dst(53);
+        if let Some(v) = vlan {
+            k.set_vlan_tci(VLAN_CFI | v);
+        }
+        k
+    }
+
+    fn bridge(ports: Vec<XPort>) -> XBridge {
+        XBridge::new("br0", ports, Arc::new(FlowTables::normal()))
+    }
+
+    #[test]
+    fn normal_floods_then_learns_and_wildcards_l3_l4() {
+        let br = bridge(vec![port(1, trunk()), port(2, trunk()), port(3, trunk())]);
+        let mut mac = MacTable::default();
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0);
+        assert_eq!(
+            t.actions,
+            vec![Action::Output(102), Action::Output(103)],
+            "{:?}",
+            t.trace
+        );
+        // The reply goes straight back to the learned port.
+        let t = translate(&br, &key(102, H2, H1, None), &mut mac, 1);
+        assert_eq!(t.actions, vec![Action::Output(101)]);
+        for f in [Field::InPort, Field::EthSrc, Field::EthDst, Field::VlanTci] {
+            assert!(t.mask.has_field(f), "{f:?} must be matched");
+        }
+        for f in [
+            Field::Ipv4Src,
+            Field::Ipv4Dst,
+            Field::NwProto,
+            Field::TpSrc,
+            Field::TpDst,
+        ] {
+            assert!(!t.mask.has_field(f), "{f:?} must be wildcarded");
+        }
+    }
+
+    #[test]
+    fn no_hairpin_and_unknown_ports_drop() {
+        let br = bridge(vec![port(1, trunk()), port(2, trunk())]);
+        let mut mac = MacTable::default();
+        translate(&br, &key(101, H2, H1, None), &mut mac, 0);
+        // H1 -> H2 where H2 lives on the input port.
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 1);
+        assert!(t.actions.is_empty(), "{:?}", t.trace);
+        let t = translate(&br, &key(999, H1, H2, None), &mut mac, 1);
+        assert!(t.actions.is_empty());
+    }
+
+    #[test]
+    fn vlans_isolate_access_ports_and_trunks_carry_tags() {
+        let br = bridge(vec![
+            port(1, VlanMode::Access(10)),
+            port(2, VlanMode::Access(20)),
+            port(3, VlanMode::Access(10)),
+            port(
+                4,
+                VlanMode::Trunk {
+                    trunks: Some([10, 20].into()),
+                    native: None,
+                },
+            ),
+        ]);
+        let mut mac = MacTable::default();
+        // From access VLAN 10: to the other VLAN-10 access port untagged,
+        // to the trunk tagged 10; never to VLAN 20.
+        let t = translate(&br, &key(101, H1, [0xff; 6], None), &mut mac, 0);
+        assert_eq!(
+            t.actions,
+            vec![
+                Action::Output(103),
+                Action::PushVlan {
+                    tpid: 0x8100,
+                    tci: VLAN_CFI | 10
+                },
+                Action::Output(104)
+            ],
+            "{:?}",
+            t.trace
+        );
+        // From the trunk tagged 20: to access port 2 untagged only.
+        let t = translate(&br, &key(104, H2, [0xff; 6], Some(20)), &mut mac, 0);
+        assert_eq!(
+            t.actions,
+            vec![Action::PopVlan, Action::Output(102)],
+            "{:?}",
+            t.trace
+        );
+        // A tagged frame on an access port is dropped; a VLAN the trunk does
+        // not carry too.
+        assert!(translate(&br, &key(101, H1, H2, Some(10)), &mut mac, 0)
+            .actions
+            .is_empty());
+        assert!(translate(&br, &key(104, H1, H2, Some(30)), &mut mac, 0)
+            .actions
+            .is_empty());
+        // Learning is per VLAN.
+        assert_eq!(mac.lookup(10, H1, 0), Some(1));
+        assert_eq!(mac.lookup(20, H1, 0), None);
+    }
+
+    #[test]
+    fn rules_take_precedence_over_normal_and_goto_chains_tables() {
+        let mut tables = FlowTables::normal();
+        let mut k = FlowKey::default();
+        k.set_dl_type(0x0800);
+        k.set_ipv4_dst(0x0a000002);
+        let m = Match::new(k, FlowMask::of_fields(&[Field::DlType, Field::Ipv4Dst]));
+        let mut r = Rule::new(0, 100, m, vec![OfAction::SetEthDst([2, 0, 0, 0, 0, 9])]);
+        r.goto = Some(1);
+        tables.add(r);
+        tables.add(Rule::new(1, 0, Match::any(), vec![OfAction::Output(2)]));
+        let br = XBridge::new(
+            "br0",
+            vec![port(1, trunk()), port(2, trunk())],
+            Arc::new(tables),
+        );
+        let mut mac = MacTable::default();
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0);
+        assert_eq!(
+            t.actions,
+            vec![Action::SetEthDst([2, 0, 0, 0, 0, 9]), Action::Output(102)]
+        );
+        assert_eq!(t.rules.len(), 2);
+        assert!(t.mask.has_field(Field::Ipv4Dst));
+        assert!(!t.mask.has_field(Field::TpDst));
+        // Another destination falls through to NORMAL.
+        let mut other = key(101, H1, H2, None);
+        other.set_ipv4_dst(0x0a000003);
+        let t = translate(&br, &other, &mut mac, 0);
+        assert_eq!(t.actions, vec![Action::Output(102)]);
+        assert!(
+            t.mask.has_field(Field::Ipv4Dst),
+            "the checked rule still constrains the megaflow"
+        );
+    }
+}
