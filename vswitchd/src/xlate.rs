@@ -350,9 +350,15 @@ impl Ctx<'_> {
     }
 }
 
-/// Translates a packet whose datapath key is `key` through `br`, learning
-/// its source address in `mac` (at time `now`, seconds).
-pub fn translate(br: &XBridge, key: &FlowKey, mac: &mut MacTable, now: u64) -> Translation {
+/// Translates a packet whose datapath key is `key` through `br` at time
+/// `now` (seconds), learning its source address in `mac` when `learn`.
+pub fn translate(
+    br: &XBridge,
+    key: &FlowKey,
+    mac: &mut MacTable,
+    now: u64,
+    learn: bool,
+) -> Translation {
     let mut mask = FlowMask::of_fields(&[Field::InPort]);
     let Some(&in_port) = br.by_dp.get(&key.in_port()) else {
         return Translation {
@@ -369,7 +375,7 @@ pub fn translate(br: &XBridge, key: &FlowKey, mac: &mut MacTable, now: u64) -> T
     let mut cur = *key;
     cur.set_in_port(in_port);
     // NORMAL learns from the packet as it arrives.
-    if let Some(p) = br.ports.get(&in_port) {
+    if let Some(p) = br.ports.get(&in_port).filter(|_| learn) {
         if let Some(vlan) = p.vlan.ingress_vlan(key.vlan_tci()) {
             mac.learn(vlan, key.eth_src(), in_port, now);
         }
@@ -466,7 +472,7 @@ mod tests {
     fn normal_floods_then_learns_and_wildcards_l3_l4() {
         let br = bridge(vec![port(1, trunk()), port(2, trunk()), port(3, trunk())]);
         let mut mac = MacTable::default();
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0);
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::Output(102), Action::Output(103)],
@@ -474,7 +480,7 @@ mod tests {
             t.trace
         );
         // The reply goes straight back to the learned port.
-        let t = translate(&br, &key(102, H2, H1, None), &mut mac, 1);
+        let t = translate(&br, &key(102, H2, H1, None), &mut mac, 1, true);
         assert_eq!(t.actions, vec![Action::Output(101)]);
         for f in [Field::InPort, Field::EthSrc, Field::EthDst, Field::VlanTci] {
             assert!(t.mask.has_field(f), "{f:?} must be matched");
@@ -494,11 +500,11 @@ mod tests {
     fn no_hairpin_and_unknown_ports_drop() {
         let br = bridge(vec![port(1, trunk()), port(2, trunk())]);
         let mut mac = MacTable::default();
-        translate(&br, &key(101, H2, H1, None), &mut mac, 0);
+        translate(&br, &key(101, H2, H1, None), &mut mac, 0, true);
         // H1 -> H2 where H2 lives on the input port.
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 1);
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 1, true);
         assert!(t.actions.is_empty(), "{:?}", t.trace);
-        let t = translate(&br, &key(999, H1, H2, None), &mut mac, 1);
+        let t = translate(&br, &key(999, H1, H2, None), &mut mac, 1, true);
         assert!(t.actions.is_empty());
     }
 
@@ -519,7 +525,7 @@ mod tests {
         let mut mac = MacTable::default();
         // From access VLAN 10: to the other VLAN-10 access port untagged,
         // to the trunk tagged 10; never to VLAN 20.
-        let t = translate(&br, &key(101, H1, [0xff; 6], None), &mut mac, 0);
+        let t = translate(&br, &key(101, H1, [0xff; 6], None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![
@@ -534,7 +540,7 @@ mod tests {
             t.trace
         );
         // From the trunk tagged 20: to access port 2 untagged only.
-        let t = translate(&br, &key(104, H2, [0xff; 6], Some(20)), &mut mac, 0);
+        let t = translate(&br, &key(104, H2, [0xff; 6], Some(20)), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::PopVlan, Action::Output(102)],
@@ -543,12 +549,16 @@ mod tests {
         );
         // A tagged frame on an access port is dropped; a VLAN the trunk does
         // not carry too.
-        assert!(translate(&br, &key(101, H1, H2, Some(10)), &mut mac, 0)
-            .actions
-            .is_empty());
-        assert!(translate(&br, &key(104, H1, H2, Some(30)), &mut mac, 0)
-            .actions
-            .is_empty());
+        assert!(
+            translate(&br, &key(101, H1, H2, Some(10)), &mut mac, 0, true)
+                .actions
+                .is_empty()
+        );
+        assert!(
+            translate(&br, &key(104, H1, H2, Some(30)), &mut mac, 0, true)
+                .actions
+                .is_empty()
+        );
         // Learning is per VLAN.
         assert_eq!(mac.lookup(10, H1, 0), Some(1));
         assert_eq!(mac.lookup(20, H1, 0), None);
@@ -571,7 +581,7 @@ mod tests {
             Arc::new(tables),
         );
         let mut mac = MacTable::default();
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0);
+        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::SetEthDst([2, 0, 0, 0, 0, 9]), Action::Output(102)]
@@ -582,7 +592,7 @@ mod tests {
         // Another destination falls through to NORMAL.
         let mut other = key(101, H1, H2, None);
         other.set_ipv4_dst(0x0a000003);
-        let t = translate(&br, &other, &mut mac, 0);
+        let t = translate(&br, &other, &mut mac, 0, true);
         assert_eq!(t.actions, vec![Action::Output(102)]);
         assert!(
             t.mask.has_field(Field::Ipv4Dst),

@@ -1,0 +1,428 @@
+//! Poll-mode threads: each owns its ports' receive queues, its datapath
+//! (EMC and megaflow cache) and its packet pool, and loops: receive a burst
+//! from each port, run the fast path, transmit.
+//!
+//! The control plane talks to a PMD through a command channel that the PMD
+//! polls between bursts, and through [`Shared`], which holds the bridges'
+//! translation snapshot (swapped whole, read without locks) and the MAC
+//! tables (locked only by upcalls, in the slow path). A miss is translated
+//! in the PMD thread itself, from the snapshot.
+//!
+//! Revalidation: whenever the snapshot or a MAC table changes, a shared
+//! sequence number moves; each PMD then re-translates every megaflow it
+//! holds and modifies or deletes only those whose answer changed. Idle
+//! megaflows (unused for [`IDLE_MS`]) are removed.
+
+use crate::mac_learning::MacTable;
+use crate::xlate::{translate, XBridge};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender};
+use rvs_datapath::port::{Port, PortStats};
+use rvs_datapath::{
+    Batch, Datapath, DatapathConfig, FlowKey, Megaflow, Packet, PacketPool, PmdStats, PortNo,
+    ProcessContext, PutMode, Transmit, UpcallHandler, UpcallReply,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Megaflows unused for this long are removed (Open vSwitch: 10 s).
+pub const IDLE_MS: u64 = 10_000;
+
+/// Every bridge, as translation sees them.
+#[derive(Debug, Default)]
+pub struct BridgeSet {
+    pub bridges: Vec<XBridge>,
+    /// Datapath port → index in `bridges`.
+    pub by_dp: HashMap<PortNo, usize>,
+}
+
+impl BridgeSet {
+    /// Builds the set and its port index.
+    pub fn new(bridges: Vec<XBridge>) -> BridgeSet {
+        let mut by_dp = HashMap::new();
+        for (i, b) in bridges.iter().enumerate() {
+            for p in b.by_dp.keys() {
+                by_dp.insert(*p, i);
+            }
+        }
+        BridgeSet { bridges, by_dp }
+    }
+}
+
+/// What the PMDs share with the control plane.
+#[derive(Debug)]
+pub struct Shared {
+    pub bridges: ArcSwap<BridgeSet>,
+    /// MAC tables by bridge name.
+    pub macs: Mutex<HashMap<String, MacTable>>,
+    /// Moves when megaflows may need revalidation.
+    pub reval_seq: AtomicU64,
+    pub epoch: Instant,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            bridges: ArcSwap::from_pointee(BridgeSet::default()),
+            macs: Mutex::new(HashMap::new()),
+            reval_seq: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+impl Shared {
+    /// Publishes a new bridge set and asks the PMDs to revalidate.
+    pub fn publish(&self, set: BridgeSet) {
+        self.bridges.store(Arc::new(set));
+        self.reval_seq.fetch_add(1, Ordering::Release);
+    }
+
+    /// Milliseconds since start.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Translates `key` through its bridge, learning as NORMAL does.
+    pub fn translate(&self, key: &FlowKey, learn: bool) -> Option<crate::xlate::Translation> {
+        let set = self.bridges.load();
+        let &bi = set.by_dp.get(&key.in_port())?;
+        let br = &set.bridges[bi];
+        let now = self.epoch.elapsed().as_secs();
+        let mut macs = self.macs.lock().unwrap_or_else(|e| e.into_inner());
+        let mac = macs.entry(br.name.clone()).or_default();
+        let before = mac.generation();
+        // Revalidation must not learn from a masked key.
+        let t = translate(br, key, mac, now, learn);
+        if mac.generation() != before {
+            self.reval_seq.fetch_add(1, Ordering::Release);
+        }
+        Some(t)
+    }
+}
+
+/// A request to a PMD.
+pub enum PmdCmd {
+    /// Poll this port (and make it a valid output).
+    AddPort(PortNo, Box<dyn Port>),
+    /// Stop polling a port; the port is dropped (closed).
+    DelPort(PortNo),
+    /// Report counters.
+    Stats(Sender<PmdReport>),
+    /// Report megaflows.
+    DumpFlows(Sender<Vec<Megaflow>>),
+    /// Zero the counters.
+    ClearStats,
+    /// Remove every megaflow.
+    FlushFlows,
+    /// Exit the loop.
+    Stop,
+}
+
+impl std::fmt::Debug for PmdCmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PmdCmd::AddPort(n, p) => write!(f, "AddPort({n}, {})", p.name()),
+            PmdCmd::DelPort(n) => write!(f, "DelPort({n})"),
+            PmdCmd::Stats(_) => write!(f, "Stats"),
+            PmdCmd::DumpFlows(_) => write!(f, "DumpFlows"),
+            PmdCmd::ClearStats => write!(f, "ClearStats"),
+            PmdCmd::FlushFlows => write!(f, "FlushFlows"),
+            PmdCmd::Stop => write!(f, "Stop"),
+        }
+    }
+}
+
+/// A PMD's counters and ports.
+#[derive(Debug, Clone, Default)]
+pub struct PmdReport {
+    pub id: usize,
+    pub core: Option<usize>,
+    pub stats: PmdStats,
+    pub megaflows: usize,
+    /// Loop iterations that received something / nothing.
+    pub busy_iterations: u64,
+    pub idle_iterations: u64,
+    /// Time spent in busy iterations (ns).
+    pub busy_ns: u64,
+    /// Per port: number, name, counters.
+    pub ports: Vec<(PortNo, String, PortStats)>,
+    pub revalidations: u64,
+    pub expired: u64,
+}
+
+/// A running PMD.
+#[derive(Debug)]
+pub struct PmdHandle {
+    pub id: usize,
+    pub tx: Sender<PmdCmd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PmdHandle {
+    /// Starts PMD `id` for `core` (recorded for reports; pinning the thread
+    /// to it comes with `other_config:pmd-cpu-mask`).
+    pub fn start(
+        id: usize,
+        core: Option<usize>,
+        shared: Arc<Shared>,
+        config: DatapathConfig,
+    ) -> PmdHandle {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name(format!("pmd{id}"))
+            .spawn(move || Pmd::new(id, core, shared, config).run(rx))
+            .expect("spawn a PMD thread");
+        PmdHandle {
+            id,
+            tx,
+            thread: Some(thread),
+        }
+    }
+
+    /// Sends a command (ignored if the PMD has exited).
+    pub fn send(&self, cmd: PmdCmd) {
+        let _ = self.tx.send(cmd);
+    }
+
+    /// Asks for counters and waits for them.
+    pub fn report(&self) -> Option<PmdReport> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(PmdCmd::Stats(tx));
+        rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+    }
+
+    /// Asks for the megaflows and waits for them.
+    pub fn dump_flows(&self) -> Vec<Megaflow> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(PmdCmd::DumpFlows(tx));
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for PmdHandle {
+    fn drop(&mut self) {
+        self.send(PmdCmd::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct PortTable<'a> {
+    ports: &'a mut [(PortNo, Box<dyn Port>)],
+}
+
+impl Transmit for PortTable<'_> {
+    fn transmit(&mut self, port: PortNo, pkts: &mut Vec<Packet>, pool: &mut PacketPool) {
+        if let Some((_, p)) = self.ports.iter_mut().find(|(n, _)| *n == port) {
+            p.tx_burst(pkts, pool);
+        }
+    }
+}
+
+struct Upcaller<'a> {
+    shared: &'a Shared,
+}
+
+impl UpcallHandler for Upcaller<'_> {
+    fn upcall(&mut self, key: &FlowKey, _packet: &Packet) -> Option<UpcallReply> {
+        let t = self.shared.translate(key, true)?;
+        Some(UpcallReply {
+            actions: t.actions.into_boxed_slice(),
+            mask: t.mask,
+        })
+    }
+}
+
+struct Pmd {
+    id: usize,
+    core: Option<usize>,
+    shared: Arc<Shared>,
+    dp: Datapath,
+    pool: PacketPool,
+    ports: Vec<(PortNo, Box<dyn Port>)>,
+    batch: Batch,
+    seen_seq: u64,
+    busy: u64,
+    idle: u64,
+    busy_ns: u64,
+    revalidations: u64,
+    expired: u64,
+}
+
+impl Pmd {
+    fn new(id: usize, core: Option<usize>, shared: Arc<Shared>, config: DatapathConfig) -> Pmd {
+        Pmd {
+            id,
+            core,
+            shared,
+            dp: Datapath::new(config),
+            pool: PacketPool::new(4096, 2048),
+            ports: Vec::new(),
+            batch: Batch::new(),
+            seen_seq: 0,
+            busy: 0,
+            idle: 0,
+            busy_ns: 0,
+            revalidations: 0,
+            expired: 0,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<PmdCmd>) {
+        let mut iter: u64 = 0;
+        let mut last_expire = 0u64;
+        loop {
+            let t0 = Instant::now();
+            let mut got = 0;
+            let now_ms = self.shared.now_ms();
+            for i in 0..self.ports.len() {
+                let (no, port) = &mut self.ports[i];
+                let no = *no;
+                let n = port.rx_burst(&mut self.batch, &mut self.pool);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                for p in self.batch.packets_mut() {
+                    p.in_port = no;
+                }
+                let mut up = Upcaller {
+                    shared: &self.shared,
+                };
+                let mut tx = PortTable {
+                    ports: &mut self.ports,
+                };
+                let mut ctx = ProcessContext {
+                    now_ms,
+                    pool: &mut self.pool,
+                    upcall: &mut up,
+                    tx: &mut tx,
+                };
+                self.dp.process(&mut self.batch, &mut ctx);
+                // Controller-bound packets: no controller yet, so they are
+                // counted (userspace_packets) and recycled.
+                for u in self.dp.drain_userspace() {
+                    self.pool.put(u.packet);
+                }
+            }
+            if got > 0 {
+                self.busy += 1;
+                self.busy_ns += t0.elapsed().as_nanos() as u64;
+            } else {
+                self.idle += 1;
+            }
+            iter += 1;
+            if iter % 64 == 0 {
+                // Control work between bursts.
+                while let Ok(cmd) = rx.try_recv() {
+                    if !self.command(cmd) {
+                        return;
+                    }
+                }
+                let seq = self.shared.reval_seq.load(Ordering::Acquire);
+                if seq != self.seen_seq {
+                    self.seen_seq = seq;
+                    self.revalidate();
+                }
+                if now_ms >= last_expire + 1000 {
+                    last_expire = now_ms;
+                    self.expire(now_ms);
+                }
+                if got == 0 && self.ports.is_empty() {
+                    // Nothing to poll: do not spin a core for nothing.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: PmdCmd) -> bool {
+        match cmd {
+            PmdCmd::AddPort(no, port) => {
+                if self.dp.add_port(no).is_ok() {
+                    self.ports.retain(|(n, _)| *n != no);
+                    self.ports.push((no, port));
+                }
+            }
+            PmdCmd::DelPort(no) => {
+                self.ports.retain(|(n, _)| *n != no);
+                self.dp.del_port(no);
+                // Megaflows that output to or came from the port go stale.
+                self.revalidate();
+            }
+            PmdCmd::Stats(reply) => {
+                let _ = reply.send(self.report());
+            }
+            PmdCmd::DumpFlows(reply) => {
+                let _ = reply.send(self.dp.flow_dump().map(|(_, f)| f).collect());
+            }
+            PmdCmd::ClearStats => {
+                self.dp.clear_stats();
+                self.busy = 0;
+                self.idle = 0;
+                self.busy_ns = 0;
+            }
+            PmdCmd::FlushFlows => self.dp.flow_flush(),
+            PmdCmd::Stop => return false,
+        }
+        true
+    }
+
+    fn report(&self) -> PmdReport {
+        PmdReport {
+            id: self.id,
+            core: self.core,
+            stats: *self.dp.stats(),
+            megaflows: self.dp.megaflows().len(),
+            busy_iterations: self.busy,
+            idle_iterations: self.idle,
+            busy_ns: self.busy_ns,
+            ports: self
+                .ports
+                .iter()
+                .map(|(n, p)| (*n, p.name().to_string(), p.stats()))
+                .collect(),
+            revalidations: self.revalidations,
+            expired: self.expired,
+        }
+    }
+
+    /// Re-translates every megaflow; keeps, modifies or deletes each.
+    fn revalidate(&mut self) {
+        self.revalidations += 1;
+        let flows: Vec<_> = self.dp.flow_dump().collect();
+        for (r, f) in flows {
+            match self.shared.translate(&f.key, false) {
+                Some(t) if t.mask == f.mask => {
+                    if *t.actions != *f.actions {
+                        let _ = self
+                            .dp
+                            .flow_put(&f.key, &f.mask, &t.actions, PutMode::Modify);
+                    }
+                }
+                _ => {
+                    self.dp.flow_del_ref(r);
+                }
+            }
+        }
+    }
+
+    fn expire(&mut self, now_ms: u64) {
+        let idle: Vec<_> = self
+            .dp
+            .flow_dump()
+            .filter(|(_, f)| now_ms.saturating_sub(f.stats.used) >= IDLE_MS)
+            .map(|(r, _)| r)
+            .collect();
+        for r in idle {
+            self.dp.flow_del_ref(r);
+            self.expired += 1;
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! A poll-mode thread switching between in-memory ports: NORMAL forwarding,
+//! learning, one megaflow per host pair, revalidation when tables change.
+
+use rvs_datapath::port::ring::{ring_pair, RingPort};
+use rvs_datapath::port::Port;
+use rvs_datapath::{Batch, DatapathConfig, Field, PacketPool};
+use rvs_vswitchd::ofproto::{FlowTables, Match, Rule};
+use rvs_vswitchd::pmd::{BridgeSet, PmdCmd, PmdHandle, Shared};
+use rvs_vswitchd::xlate::{VlanMode, XBridge, XPort};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const H: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
+
+fn udp(src: [u8; 6], dst: [u8; 6], sport: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 0, 0, src[5]]);
+    f[30..34].copy_from_slice(&[10, 0, 0, dst[5]]);
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&53u16.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+struct Host {
+    wire: RingPort,
+    pool: PacketPool,
+}
+
+impl Host {
+    fn send(&mut self, frame: &[u8]) {
+        let mut p = self.pool.get().unwrap();
+        p.set_frame(frame);
+        let mut v = vec![p];
+        self.wire.tx_burst(&mut v, &mut self.pool);
+    }
+
+    /// Frames received within `wait`.
+    fn recv(&mut self, wait: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + wait;
+        let mut out = Vec::new();
+        loop {
+            let mut b = Batch::new();
+            self.wire.rx_burst(&mut b, &mut self.pool);
+            for p in b.drain() {
+                out.push(p.data().to_vec());
+                self.pool.put(p);
+            }
+            if Instant::now() >= deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn setup(n: usize, tables: FlowTables) -> (Arc<Shared>, PmdHandle, Vec<Host>) {
+    let shared = Arc::new(Shared::default());
+    let pmd = PmdHandle::start(0, None, shared.clone(), DatapathConfig::default());
+    let mut hosts = Vec::new();
+    let mut xports = Vec::new();
+    for i in 0..n {
+        let (dp_end, host_end) = ring_pair(&format!("p{}", i + 1), &format!("h{}", i + 1), 256);
+        pmd.send(PmdCmd::AddPort(i as u32 + 1, Box::new(dp_end)));
+        hosts.push(Host {
+            wire: host_end,
+            pool: PacketPool::new(256, 2048),
+        });
+        xports.push(XPort {
+            ofport: i as u32 + 1,
+            dp_port: i as u32 + 1,
+            name: format!("p{}", i + 1),
+            vlan: VlanMode::Trunk {
+                trunks: None,
+                native: None,
+            },
+        });
+    }
+    shared.publish(BridgeSet::new(vec![XBridge::new(
+        "br0",
+        xports,
+        Arc::new(tables),
+    )]));
+    (shared, pmd, hosts)
+}
+
+#[test]
+fn normal_switching_learns_and_shares_one_megaflow_per_host_pair() {
+    let (_shared, pmd, mut hosts) = setup(3, FlowTables::normal());
+    let w = Duration::from_millis(200);
+    // Unknown destination: flooded to both other hosts.
+    hosts[0].send(&udp(H[0], H[1], 1000));
+    assert_eq!(hosts[1].recv(w).len(), 1);
+    assert_eq!(hosts[2].recv(w).len(), 1);
+    // The reply is unicast: H0 was learned.
+    hosts[1].send(&udp(H[1], H[0], 53));
+    assert_eq!(hosts[0].recv(w).len(), 1);
+    assert!(
+        hosts[2].recv(w).is_empty(),
+        "the third host must not see unicast after learning"
+    );
+    // Many UDP flows H0 -> H1 now go to H1 only, through one megaflow.
+    for sport in 2000..2050 {
+        hosts[0].send(&udp(H[0], H[1], sport));
+    }
+    assert_eq!(hosts[1].recv(w).len(), 50);
+    assert!(hosts[2].recv(w).is_empty());
+    let flows = pmd.dump_flows();
+    let h0_to_h1: Vec<_> = flows
+        .iter()
+        .filter(|f| f.key.eth_src() == H[0] && f.key.eth_dst() == H[1])
+        .collect();
+    assert_eq!(h0_to_h1.len(), 1, "{flows:#?}");
+    let f = h0_to_h1[0];
+    assert!(!f.mask.has_field(Field::TpSrc) && !f.mask.has_field(Field::Ipv4Src));
+    assert!(f.stats.packets >= 50, "{:?}", f.stats);
+    let r = pmd.report().unwrap();
+    assert!(
+        r.stats.emc_hits + r.stats.megaflow_hits >= 49,
+        "{:?}",
+        r.stats
+    );
+}
+
+#[test]
+fn a_new_rule_revalidates_installed_megaflows() {
+    let (shared, pmd, mut hosts) = setup(2, FlowTables::normal());
+    let w = Duration::from_millis(200);
+    hosts[0].send(&udp(H[0], H[1], 1));
+    assert_eq!(hosts[1].recv(w).len(), 1);
+    // Drop everything from port 1 with a higher-priority rule.
+    let mut t = FlowTables::normal();
+    let mut k = rvs_datapath::FlowKey::default();
+    k.set_in_port(1);
+    t.add(Rule::new(
+        0,
+        100,
+        Match::new(k, rvs_datapath::FlowMask::of_fields(&[Field::InPort])),
+        vec![],
+    ));
+    let set = shared.bridges.load();
+    let br = &set.bridges[0];
+    let ports: Vec<XPort> = br.ports.values().cloned().collect();
+    shared.publish(BridgeSet::new(vec![XBridge::new(
+        "br0",
+        ports,
+        Arc::new(t),
+    )]));
+    std::thread::sleep(Duration::from_millis(100));
+    hosts[0].send(&udp(H[0], H[1], 1));
+    assert!(
+        hosts[1].recv(w).is_empty(),
+        "the stale megaflow kept forwarding"
+    );
+    let r = pmd.report().unwrap();
+    assert!(r.revalidations >= 1);
+}
