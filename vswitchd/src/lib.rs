@@ -6,12 +6,17 @@
 //! - [`xlate`]: translation of a packet through the tables into datapath
 //!   actions and a megaflow mask holding only what was consulted;
 //! - [`pmd`]: poll-mode threads: ports, fast path, upcalls, revalidation,
-//!   idle expiry.
+//!   idle expiry;
+//! - [`config`], [`switch`]: the configuration from the database, and
+//!   reconciling the running switch with it (ports, ofports, errors,
+//!   `cur_cfg`).
 //!
-//! Still to come: reconciliation from the database, ports and poll-mode
-//! threads, upcall handling and revalidation, the control socket.
+//! Still to come: the daemon (embedded database, monitor loop), device
+//! ports, the control socket, pmd-cpu-mask.
 
+pub mod config;
 pub mod mac_learning;
 pub mod ofproto;
 pub mod pmd;
+pub mod switch;
 pub mod xlate;

@@ -1,0 +1,261 @@
+//! The switch configuration as the database holds it: bridges, ports,
+//! interfaces, read from `select` results into plain structs.
+
+use crate::xlate::VlanMode;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An interface row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceCfg {
+    pub uuid: String,
+    pub name: String,
+    /// `Interface.type` ("" means system).
+    pub kind: String,
+    pub options: BTreeMap<String, String>,
+    pub ofport_request: Option<u32>,
+}
+
+/// A port row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortCfg {
+    pub name: String,
+    pub vlan: VlanMode,
+    pub interfaces: Vec<IfaceCfg>,
+}
+
+/// A bridge row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeCfg {
+    pub name: String,
+    pub ports: BTreeMap<String, PortCfg>,
+    pub other_config: BTreeMap<String, String>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub root: Option<String>,
+    pub next_cfg: i64,
+    pub cur_cfg: i64,
+    pub bridges: BTreeMap<String, BridgeCfg>,
+    pub other_config: BTreeMap<String, String>,
+}
+
+/// The transaction that reads everything [`Config::from_results`] needs.
+pub fn read_ops() -> Vec<Value> {
+    vec![
+        json!({"op": "select", "table": "Open_vSwitch", "where": [],
+               "columns": ["_uuid", "bridges", "next_cfg", "cur_cfg", "other_config"]}),
+        json!({"op": "select", "table": "Bridge", "where": [],
+               "columns": ["_uuid", "name", "ports", "other_config"]}),
+        json!({"op": "select", "table": "Port", "where": [],
+               "columns": ["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode"]}),
+        json!({"op": "select", "table": "Interface", "where": [],
+               "columns": ["_uuid", "name", "type", "options", "ofport_request"]}),
+    ]
+}
+
+fn uuid_of(v: &Value) -> Option<String> {
+    v.as_array()
+        .filter(|a| a.len() == 2 && a[0] == "uuid")
+        .and_then(|a| a[1].as_str())
+        .map(String::from)
+}
+
+/// The elements of a set datum (a bare atom is a set of one).
+fn set_elems(v: &Value) -> Vec<Value> {
+    match v.as_array() {
+        Some(a) if a.len() == 2 && a[0] == "set" => a[1].as_array().cloned().unwrap_or_default(),
+        _ => vec![v.clone()],
+    }
+}
+
+fn map_of(v: &Value) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    if let Some(pairs) = v
+        .as_array()
+        .filter(|a| a.len() == 2 && a[0] == "map")
+        .and_then(|a| a[1].as_array())
+    {
+        for p in pairs {
+            if let (Some(k), Some(val)) = (p[0].as_str(), p[1].as_str()) {
+                m.insert(k.to_string(), val.to_string());
+            }
+        }
+    }
+    m
+}
+
+fn rows(r: &Value) -> &[Value] {
+    r["rows"].as_array().map(|a| a.as_slice()).unwrap_or(&[])
+}
+
+impl Config {
+    /// Builds the configuration from the results of [`read_ops`].
+    pub fn from_results(results: &[Value]) -> Config {
+        let mut cfg = Config::default();
+        let Some(root) = results.first().map(rows).and_then(|r| r.first()) else {
+            return cfg;
+        };
+        cfg.root = uuid_of(&root["_uuid"]);
+        cfg.next_cfg = root["next_cfg"].as_i64().unwrap_or(0);
+        cfg.cur_cfg = root["cur_cfg"].as_i64().unwrap_or(0);
+        cfg.other_config = map_of(&root["other_config"]);
+        let wanted: BTreeSet<String> = set_elems(&root["bridges"])
+            .iter()
+            .filter_map(uuid_of)
+            .collect();
+        let ifaces: BTreeMap<String, IfaceCfg> = results
+            .get(3)
+            .map(rows)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|r| {
+                let uuid = uuid_of(&r["_uuid"])?;
+                Some((
+                    uuid.clone(),
+                    IfaceCfg {
+                        uuid,
+                        name: r["name"].as_str()?.to_string(),
+                        kind: r["type"].as_str().unwrap_or("").to_string(),
+                        options: map_of(&r["options"]),
+                        ofport_request: set_elems(&r["ofport_request"])
+                            .first()
+                            .and_then(Value::as_u64)
+                            .map(|v| v as u32),
+                    },
+                ))
+            })
+            .collect();
+        let ports: BTreeMap<String, PortCfg> = results
+            .get(2)
+            .map(rows)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|r| {
+                let uuid = uuid_of(&r["_uuid"])?;
+                let tag = set_elems(&r["tag"])
+                    .first()
+                    .and_then(Value::as_u64)
+                    .map(|t| t as u16);
+                let trunks: BTreeSet<u16> = set_elems(&r["trunks"])
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .map(|t| t as u16)
+                    .collect();
+                let mode = set_elems(&r["vlan_mode"])
+                    .first()
+                    .and_then(|v| v.as_str().map(String::from));
+                let vlan = match (mode.as_deref(), tag) {
+                    (Some("trunk"), _) | (None, None) => VlanMode::Trunk {
+                        trunks: (!trunks.is_empty()).then_some(trunks),
+                        native: None,
+                    },
+                    (Some("native-untagged") | Some("native-tagged"), t) => VlanMode::Trunk {
+                        trunks: (!trunks.is_empty()).then_some(trunks),
+                        native: t,
+                    },
+                    (_, Some(t)) => VlanMode::Access(t),
+                    (Some(_), None) => VlanMode::Trunk {
+                        trunks: (!trunks.is_empty()).then_some(trunks),
+                        native: None,
+                    },
+                };
+                let interfaces = set_elems(&r["interfaces"])
+                    .iter()
+                    .filter_map(uuid_of)
+                    .filter_map(|u| ifaces.get(&u).cloned())
+                    .collect();
+                Some((
+                    uuid,
+                    PortCfg {
+                        name: r["name"].as_str()?.to_string(),
+                        vlan,
+                        interfaces,
+                    },
+                ))
+            })
+            .collect();
+        for r in results.get(1).map(rows).unwrap_or(&[]) {
+            let Some(uuid) = uuid_of(&r["_uuid"]) else {
+                continue;
+            };
+            if !wanted.contains(&uuid) {
+                continue;
+            }
+            let Some(name) = r["name"].as_str() else {
+                continue;
+            };
+            let bports = set_elems(&r["ports"])
+                .iter()
+                .filter_map(uuid_of)
+                .filter_map(|u| ports.get(&u).cloned())
+                .map(|p| (p.name.clone(), p))
+                .collect();
+            cfg.bridges.insert(
+                name.to_string(),
+                BridgeCfg {
+                    name: name.to_string(),
+                    ports: bports,
+                    other_config: map_of(&r["other_config"]),
+                },
+            );
+        }
+        cfg
+    }
+}
+
+/// Whether `name` can name a Linux network device.
+pub fn valid_netdev_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netdev_names() {
+        assert!(valid_netdev_name("br0"));
+        assert!(valid_netdev_name("veth-a_1.2"));
+        assert!(!valid_netdev_name("a-very-long-name-x"));
+        assert!(!valid_netdev_name("bad/name"));
+        assert!(!valid_netdev_name("has space"));
+        assert!(!valid_netdev_name(""));
+    }
+
+    #[test]
+    fn reads_bridges_ports_and_vlans() {
+        let results = vec![
+            json!({"rows": [{"_uuid": ["uuid", "r"], "bridges": ["uuid", "b"], "next_cfg": 3, "cur_cfg": 2, "other_config": ["map", []]}]}),
+            json!({"rows": [{"_uuid": ["uuid", "b"], "name": "br0", "ports": ["set", [["uuid", "p1"], ["uuid", "p2"]]], "other_config": ["map", []]}]}),
+            json!({"rows": [
+                {"_uuid": ["uuid", "p1"], "name": "p1", "interfaces": ["uuid", "i1"], "tag": 10, "trunks": ["set", []], "vlan_mode": ["set", []]},
+                {"_uuid": ["uuid", "p2"], "name": "p2", "interfaces": ["uuid", "i2"], "tag": ["set", []], "trunks": ["set", [10, 20]], "vlan_mode": ["set", []]}]}),
+            json!({"rows": [
+                {"_uuid": ["uuid", "i1"], "name": "p1", "type": "afxdp", "options": ["map", [["xdp-mode", "generic"]]], "ofport_request": 7},
+                {"_uuid": ["uuid", "i2"], "name": "p2", "type": "", "options": ["map", []], "ofport_request": ["set", []]}]}),
+        ];
+        let c = Config::from_results(&results);
+        assert_eq!(c.next_cfg, 3);
+        let br = &c.bridges["br0"];
+        assert_eq!(br.ports["p1"].vlan, VlanMode::Access(10));
+        assert_eq!(
+            br.ports["p2"].vlan,
+            VlanMode::Trunk {
+                trunks: Some([10, 20].into()),
+                native: None
+            }
+        );
+        let i1 = &br.ports["p1"].interfaces[0];
+        assert_eq!((i1.kind.as_str(), i1.ofport_request), ("afxdp", Some(7)));
+        assert_eq!(i1.options["xdp-mode"], "generic");
+    }
+}

@@ -1,0 +1,399 @@
+//! Reconciliation: makes the running switch match the configuration, and
+//! says what to write back to the database (`ofport`, `error`,
+//! `mac_in_use`, `link_state`, `cur_cfg`).
+//!
+//! Ports are opened by a [`PortFactory`] (devices in production, in-memory
+//! rings in tests). An interface that cannot be opened gets a sentence in
+//! `Interface.error` and `ofport` -1, and everything else keeps forwarding.
+
+use crate::config::{valid_netdev_name, Config, IfaceCfg};
+use crate::mac_learning::OfPort;
+use crate::ofproto::{ofpp, FlowTables};
+use crate::pmd::{BridgeSet, PmdCmd, PmdHandle, Shared};
+use crate::xlate::{XBridge, XPort};
+use rvs_datapath::port::Port;
+use rvs_datapath::{DatapathConfig, PortNo};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Opens ports for interfaces.
+pub trait PortFactory {
+    /// Opens `iface` of `bridge`; the error is the sentence for
+    /// `Interface.error`.
+    fn open(&mut self, bridge: &str, iface: &IfaceCfg) -> Result<Box<dyn Port>, String>;
+}
+
+/// An interface the switch has open.
+#[derive(Debug, Clone)]
+struct Open {
+    bridge: String,
+    kind: String,
+    options: BTreeMap<String, String>,
+    dp_port: PortNo,
+    ofport: OfPort,
+    pmd: usize,
+}
+
+/// The running switch.
+pub struct Switch {
+    pub shared: Arc<Shared>,
+    pmds: Vec<PmdHandle>,
+    open: HashMap<String, Open>,
+    /// Interfaces that failed, with their error, so it is not retried and
+    /// rewritten on every reconciliation.
+    failed: HashMap<String, (String, BTreeMap<String, String>, String)>,
+    next_pmd: usize,
+    tables: HashMap<String, Arc<FlowTables>>,
+}
+
+impl std::fmt::Debug for Switch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Switch")
+            .field("pmds", &self.pmds.len())
+            .field("ports", &self.open.len())
+            .finish()
+    }
+}
+
+fn uuid_json(u: &str) -> Value {
+    json!(["uuid", u])
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+impl Switch {
+    /// A switch with `n_pmds` poll-mode threads.
+    pub fn new(n_pmds: usize, dp: DatapathConfig) -> Switch {
+        let shared = Arc::new(Shared::default());
+        let pmds = (0..n_pmds.max(1))
+            .map(|i| PmdHandle::start(i, Some(i), shared.clone(), dp))
+            .collect();
+        Switch {
+            shared,
+            pmds,
+            open: HashMap::new(),
+            failed: HashMap::new(),
+            next_pmd: 0,
+            tables: HashMap::new(),
+        }
+    }
+
+    /// The poll-mode threads.
+    pub fn pmds(&self) -> &[PmdHandle] {
+        &self.pmds
+    }
+
+    /// The flow tables of `bridge` (NORMAL by default).
+    pub fn tables(&self, bridge: &str) -> Arc<FlowTables> {
+        self.tables
+            .get(bridge)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(FlowTables::normal()))
+    }
+
+    /// Interface name → (bridge, OpenFlow port, datapath port).
+    pub fn ports(&self) -> Vec<(String, String, OfPort, PortNo)> {
+        let mut v: Vec<_> = self
+            .open
+            .iter()
+            .map(|(n, o)| (n.clone(), o.bridge.clone(), o.ofport, o.dp_port))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn free_dp_port(&self) -> PortNo {
+        let used: BTreeSet<PortNo> = self.open.values().map(|o| o.dp_port).collect();
+        (1..)
+            .find(|p| !used.contains(p))
+            .expect("port numbers left")
+    }
+
+    fn free_ofport(&self, bridge: &str, want: Option<u32>, local: bool) -> OfPort {
+        let used: BTreeSet<OfPort> = self
+            .open
+            .values()
+            .filter(|o| o.bridge == bridge)
+            .map(|o| o.ofport)
+            .collect();
+        if local {
+            return ofpp::LOCAL & 0xffff;
+        }
+        if let Some(w) = want.filter(|w| (1..=65279).contains(w) && !used.contains(w)) {
+            return w;
+        }
+        (1..65280)
+            .find(|p| !used.contains(p))
+            .expect("ofport numbers left")
+    }
+
+    /// Brings the switch in line with `cfg`; returns the database
+    /// operations that report the outcome (including `cur_cfg`).
+    pub fn reconcile(&mut self, cfg: &Config, factory: &mut dyn PortFactory) -> Vec<Value> {
+        let mut ops = Vec::new();
+        // What should be open: interface name → (bridge, iface).
+        let mut want: BTreeMap<String, (String, IfaceCfg)> = BTreeMap::new();
+        for (bname, br) in &cfg.bridges {
+            for p in br.ports.values() {
+                for i in &p.interfaces {
+                    want.insert(i.name.clone(), (bname.clone(), i.clone()));
+                }
+            }
+        }
+        // Close what went away or changed.
+        let stale: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(n, o)| {
+                want.get(*n).is_none_or(|(b, i)| {
+                    *b != o.bridge || i.kind != o.kind || i.options != o.options
+                })
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in stale {
+            if let Some(o) = self.open.remove(&n) {
+                self.pmds[o.pmd].send(PmdCmd::DelPort(o.dp_port));
+                if let Ok(mut macs) = self.shared.macs.lock() {
+                    if let Some(t) = macs.get_mut(&o.bridge) {
+                        t.flush_port(o.ofport);
+                    }
+                }
+            }
+        }
+        self.failed.retain(|n, (b, opts, _)| {
+            want.get(n)
+                .is_some_and(|(wb, i)| wb == b && &i.options == opts)
+        });
+        // Open what is new.
+        for (name, (bridge, iface)) in &want {
+            if self.open.contains_key(name) {
+                continue;
+            }
+            if self.failed.contains_key(name) {
+                continue;
+            }
+            let result = if !valid_netdev_name(bridge) {
+                Err(format!(
+                    "bridge name {bridge:?} is not a valid network device name (at most 15 characters, no '/', ':' or spaces)"
+                ))
+            } else if !valid_netdev_name(name) {
+                Err(format!(
+                    "{name:?} is not a valid network device name (at most 15 characters, no '/', ':' or spaces)"
+                ))
+            } else {
+                factory.open(bridge, iface)
+            };
+            match result {
+                Ok(port) => {
+                    let local = name == bridge && iface.kind == "internal";
+                    let ofport = self.free_ofport(bridge, iface.ofport_request, local);
+                    let dp_port = self.free_dp_port();
+                    let mac = port.mac();
+                    let up = port.link_up();
+                    let pmd = self.next_pmd % self.pmds.len();
+                    self.next_pmd += 1;
+                    self.pmds[pmd].send(PmdCmd::AddPort(dp_port, port));
+                    self.open.insert(
+                        name.clone(),
+                        Open {
+                            bridge: bridge.clone(),
+                            kind: iface.kind.clone(),
+                            options: iface.options.clone(),
+                            dp_port,
+                            ofport,
+                            pmd,
+                        },
+                    );
+                    let mut row = json!({"ofport": ofport, "error": ["set", []],
+                                         "link_state": if up { "up" } else { "down" }});
+                    if let Some(m) = mac {
+                        row["mac_in_use"] = json!(mac_text(m));
+                    }
+                    ops.push(json!({"op": "update", "table": "Interface",
+                                    "where": [["_uuid", "==", uuid_json(&iface.uuid)]], "row": row}));
+                }
+                Err(e) => {
+                    ops.push(json!({"op": "update", "table": "Interface",
+                                    "where": [["_uuid", "==", uuid_json(&iface.uuid)]],
+                                    "row": {"ofport": -1, "error": e.clone()}}));
+                    self.failed
+                        .insert(name.clone(), (bridge.clone(), iface.options.clone(), e));
+                }
+            }
+        }
+        self.publish(cfg);
+        if let Some(root) = &cfg.root {
+            ops.push(json!({"op": "update", "table": "Open_vSwitch",
+                            "where": [["_uuid", "==", uuid_json(root)]], "row": {"cur_cfg": cfg.next_cfg}}));
+        }
+        ops
+    }
+
+    /// Publishes the translation snapshot for the open ports.
+    fn publish(&mut self, cfg: &Config) {
+        let mut bridges = Vec::new();
+        for (bname, br) in &cfg.bridges {
+            let mut xports = Vec::new();
+            for p in br.ports.values() {
+                for i in &p.interfaces {
+                    if let Some(o) = self.open.get(&i.name).filter(|o| &o.bridge == bname) {
+                        xports.push(XPort {
+                            ofport: o.ofport,
+                            dp_port: o.dp_port,
+                            name: i.name.clone(),
+                            vlan: p.vlan.clone(),
+                        });
+                    }
+                }
+            }
+            let tables = self.tables(bname);
+            bridges.push(XBridge::new(bname, xports, tables));
+        }
+        self.tables.retain(|b, _| cfg.bridges.contains_key(b));
+        if let Ok(mut macs) = self.shared.macs.lock() {
+            macs.retain(|b, _| cfg.bridges.contains_key(b));
+        }
+        self.shared.publish(BridgeSet::new(bridges));
+    }
+
+    /// Database operations that store every interface's counters.
+    pub fn statistics_ops(&self, cfg: &Config) -> Vec<Value> {
+        let mut by_dp: HashMap<PortNo, rvs_datapath::port::PortStats> = HashMap::new();
+        for pmd in &self.pmds {
+            if let Some(r) = pmd.report() {
+                for (no, _, s) in r.ports {
+                    by_dp.insert(no, s);
+                }
+            }
+        }
+        let mut ops = Vec::new();
+        for br in cfg.bridges.values() {
+            for p in br.ports.values() {
+                for i in &p.interfaces {
+                    let Some(o) = self.open.get(&i.name) else {
+                        continue;
+                    };
+                    let Some(s) = by_dp.get(&o.dp_port) else {
+                        continue;
+                    };
+                    ops.push(json!({"op": "update", "table": "Interface",
+                        "where": [["_uuid", "==", uuid_json(&i.uuid)]],
+                        "row": {"statistics": ["map", [
+                            ["rx_bytes", s.rx_bytes], ["rx_dropped", s.rx_dropped], ["rx_packets", s.rx_packets],
+                            ["tx_bytes", s.tx_bytes], ["tx_dropped", s.tx_dropped], ["tx_packets", s.tx_packets]]]}}));
+                }
+            }
+        }
+        ops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BridgeCfg, PortCfg};
+    use crate::xlate::VlanMode;
+    use rvs_datapath::port::ring::ring_pair;
+
+    struct Rings;
+    impl PortFactory for Rings {
+        fn open(&mut self, _bridge: &str, iface: &IfaceCfg) -> Result<Box<dyn Port>, String> {
+            match iface.kind.as_str() {
+                "" | "internal" => Ok(Box::new(ring_pair(&iface.name, "peer", 16).0)),
+                other => Err(format!("unsupported interface type {other:?}")),
+            }
+        }
+    }
+
+    fn iface(name: &str, kind: &str, req: Option<u32>) -> IfaceCfg {
+        IfaceCfg {
+            uuid: format!("00000000-0000-4000-8000-{:012}", name.len()),
+            name: name.into(),
+            kind: kind.into(),
+            options: BTreeMap::new(),
+            ofport_request: req,
+        }
+    }
+
+    fn cfg(ifaces: Vec<IfaceCfg>) -> Config {
+        let mut ports = BTreeMap::new();
+        for i in ifaces {
+            ports.insert(
+                i.name.clone(),
+                PortCfg {
+                    name: i.name.clone(),
+                    vlan: VlanMode::Trunk {
+                        trunks: None,
+                        native: None,
+                    },
+                    interfaces: vec![i],
+                },
+            );
+        }
+        let mut bridges = BTreeMap::new();
+        bridges.insert(
+            "br0".into(),
+            BridgeCfg {
+                name: "br0".into(),
+                ports,
+                other_config: BTreeMap::new(),
+            },
+        );
+        Config {
+            root: Some("r".into()),
+            next_cfg: 5,
+            cur_cfg: 0,
+            bridges,
+            other_config: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn opens_ports_reports_errors_and_bumps_cur_cfg() {
+        let mut sw = Switch::new(1, DatapathConfig::default());
+        let c = cfg(vec![
+            iface("br0", "internal", None),
+            iface("p1", "", Some(7)),
+            iface("p2", "bogus", None),
+        ]);
+        let ops = sw.reconcile(&c, &mut Rings);
+        let text = serde_json::to_string(&ops).unwrap();
+        assert!(
+            text.contains("\"ofport\":65534"),
+            "the bridge port is LOCAL: {text}"
+        );
+        assert!(
+            text.contains("\"ofport\":7"),
+            "ofport_request honoured: {text}"
+        );
+        assert!(text.contains("unsupported interface type"), "{text}");
+        assert!(text.contains("\"cur_cfg\":5"), "{text}");
+        assert_eq!(sw.ports().len(), 2);
+        // Unchanged config: nothing reopened, nothing rewritten but cur_cfg.
+        let ops = sw.reconcile(&c, &mut Rings);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        // Removing a port closes it.
+        let c2 = cfg(vec![iface("br0", "internal", None)]);
+        sw.reconcile(&c2, &mut Rings);
+        assert_eq!(sw.ports().len(), 1);
+    }
+
+    #[test]
+    fn a_bad_bridge_name_gets_an_error_not_a_half_built_bridge() {
+        let mut sw = Switch::new(1, DatapathConfig::default());
+        let mut c = cfg(vec![iface("p1", "", None)]);
+        let br = c.bridges.remove("br0").unwrap();
+        c.bridges.insert("this-name-is-far-too-long".into(), br);
+        let ops = sw.reconcile(&c, &mut Rings);
+        let text = serde_json::to_string(&ops).unwrap();
+        assert!(text.contains("not a valid network device name"), "{text}");
+        assert!(sw.ports().is_empty());
+    }
+}
