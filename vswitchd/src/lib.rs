@@ -14,7 +14,9 @@
 //! Still to come: the daemon (embedded database, monitor loop), device
 //! ports, the control socket, pmd-cpu-mask.
 
+pub mod appctl;
 pub mod config;
+pub mod daemon;
 pub mod mac_learning;
 pub mod ofproto;
 pub mod pmd;
