@@ -73,6 +73,95 @@ impl Drop for NetNs {
     }
 }
 
+/// A veth pair whose host end stays in the root namespace (for the switch
+/// to open) and whose other end is `eth0` inside a namespace, with an IPv4
+/// address. The host end is deleted on drop (which deletes both ends).
+#[derive(Debug)]
+pub struct Veth {
+    pub host: String,
+    pub ns: NetNs,
+    pub ip: String,
+    pub mac: String,
+}
+
+impl Veth {
+    /// Creates namespace `prefix`-unique, a veth pair into it, and gives
+    /// `eth0` the address `ip/24`; both ends up.
+    pub fn new(prefix: &str, ip: &str) -> Veth {
+        let ns = NetNs::new(prefix);
+        let host = unique_name("rv");
+        let peer = format!("{host}p");
+        run(
+            "ip",
+            &["link", "add", &host, "type", "veth", "peer", "name", &peer],
+        );
+        run("ip", &["link", "set", &peer, "netns", ns.name()]);
+        ns.exec("ip", &["link", "set", &peer, "name", "eth0"]);
+        ns.exec("ip", &["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        ns.exec("ip", &["link", "set", "eth0", "up"]);
+        ns.exec("ip", &["link", "set", "lo", "up"]);
+        run("ip", &["link", "set", &host, "up"]);
+        let mac = ns
+            .exec("cat", &["/sys/class/net/eth0/address"])
+            .trim()
+            .to_string();
+        Veth {
+            host,
+            ns,
+            ip: ip.to_string(),
+            mac,
+        }
+    }
+
+    /// Sends one UDP datagram from this namespace to `dst_ip:port` and
+    /// waits up to `timeout_s` for an echo; true if it came back.
+    pub fn udp_echo(&self, dst_ip: &str, port: u16, timeout_s: f64) -> bool {
+        let script = format!(
+            "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout({timeout_s})\n\
+             ok=False\nfor i in range(5):\n    s.sendto(b'ping',('{dst_ip}',{port}))\n    try:\n        d,a=s.recvfrom(100)\n        ok=d==b'ping'\n        break\n    except socket.timeout:\n        pass\nsys.exit(0 if ok else 1)"
+        );
+        Command::new("ip")
+            .args(["netns", "exec", self.ns.name(), "python3", "-c", &script])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// Starts a UDP echo server on `port` in this namespace (killed on drop
+    /// of the returned child guard).
+    pub fn udp_echo_server(&self, port: u16) -> ChildGuard {
+        let script = format!(
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',{port}))\n\
+             while True:\n    d,a=s.recvfrom(2000)\n    s.sendto(d,a)"
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", self.ns.name(), "python3", "-c", &script])
+            .spawn()
+            .expect("start a UDP echo server");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        ChildGuard(child)
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host])
+            .status();
+    }
+}
+
+/// A child process killed when dropped.
+#[derive(Debug)]
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A temporary directory removed (with its contents) when dropped.
 #[derive(Debug)]
 pub struct TempDir {
