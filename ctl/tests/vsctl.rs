@@ -7,7 +7,9 @@
 //! plays rvs-vswitchd: it monitors `Open_vSwitch.next_cfg` and copies it to
 //! `cur_cfg`.
 
-use rvs_ctl::vsctl::model::Model;
+use rvs_ctl::vsctl::model::{Model, Source};
+use rvs_ctl::vsctl::parse::{parse_command_line, Action};
+use rvs_ctl::vsctl::{run_attempt, Attempt};
 use rvs_ovsdb::client::Client;
 use rvs_ovsdb::schema::DatabaseSchema;
 use rvs_ovsdb::types::{Atom, Datum};
@@ -869,12 +871,13 @@ fn a_concurrent_change_fails_the_verification() {
     let mut c = s.client();
     let schema =
         DatabaseSchema::from_json(&c.call("get_schema", json!(["Open_vSwitch"])).unwrap()).unwrap();
-    let mut m = Model::load(&mut c, &schema).unwrap();
-    let br = m.rows("Bridge")[0];
+    let mut m = Model::new(&schema, &mut c);
+    let br = m.rows("Bridge").unwrap()[0];
     let col = m.col("Bridge", "external_ids").unwrap();
-    m.verify("Bridge", br, col);
+    m.get("Bridge", br, col).unwrap();
+    m.verify("Bridge", br, col).unwrap();
     let kv = BTreeMap::from([(Atom::String("k".into()), Atom::String("v".into()))]);
-    m.set("Bridge", br, col, Datum::Map(kv));
+    m.set("Bridge", br, col, Datum::Map(kv)).unwrap();
     // ...another client changes the same column meanwhile...
     ok(
         &s,
@@ -882,13 +885,203 @@ fn a_concurrent_change_fails_the_verification() {
     );
     // ...so the verification fails (rvs-vsctl would read again and retry)
     // and the other client's change is not overwritten.
-    let plan = m.plan();
+    let plan = m.plan().unwrap();
+    drop(m);
     assert_eq!(plan.waits, 1);
     let r = c.transact("Open_vSwitch", &plan.ops).unwrap();
     assert_eq!(r[0]["error"], "timed out", "{r:?}");
     assert_eq!(
         ok(&s, &["get", "Bridge", "br0", "external_ids"]),
         "{other=\"1\"}\n"
+    );
+}
+
+/// Reads through a client, keeping count of what was read.
+struct CountingSource {
+    client: Client,
+    /// Every `select` sent.
+    selects: Vec<Value>,
+    /// Rows and bytes the selects returned.
+    rows: usize,
+    bytes: usize,
+}
+
+impl Source for CountingSource {
+    fn read(&mut self, db: &str, ops: &[Value]) -> rvs_ctl::vsctl::Result<Vec<Value>> {
+        self.selects.extend(ops.iter().cloned());
+        let r = self.client.read(db, ops)?;
+        for x in &r {
+            self.rows += x["rows"].as_array().map_or(0, Vec::len);
+            self.bytes += x.to_string().len();
+        }
+        Ok(r)
+    }
+}
+
+/// Bridge br0 with `n` ports p0..p{n-1}, each with its interface.
+fn populate(s: &Server, n: usize) {
+    let mut c = s.client();
+    let r = c
+        .transact(
+            "Open_vSwitch",
+            &[
+                json!({"op": "insert", "table": "Open_vSwitch", "row": {"bridges": ["named-uuid", "br"]}}),
+                json!({"op": "insert", "table": "Interface", "uuid-name": "bi", "row": {"name": "br0", "type": "internal"}}),
+                json!({"op": "insert", "table": "Port", "uuid-name": "bp", "row": {"name": "br0", "interfaces": ["named-uuid", "bi"]}}),
+                json!({"op": "insert", "table": "Bridge", "uuid-name": "br", "row": {"name": "br0", "ports": ["named-uuid", "bp"]}}),
+            ],
+        )
+        .unwrap();
+    assert!(r.iter().all(|x| x.get("error").is_none()), "{r:?}");
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut ops = Vec::new();
+        let mut refs = Vec::new();
+        for i in chunk {
+            ops.push(json!({"op": "insert", "table": "Interface", "uuid-name": format!("i{i}"), "row": {"name": format!("p{i}")}}));
+            ops.push(json!({"op": "insert", "table": "Port", "uuid-name": format!("p{i}"),
+                            "row": {"name": format!("p{i}"), "interfaces": ["named-uuid", format!("i{i}")]}}));
+            refs.push(json!(["named-uuid", format!("p{i}")]));
+        }
+        ops.push(
+            json!({"op": "mutate", "table": "Bridge", "where": [["name", "==", "br0"]],
+                        "mutations": [["ports", "insert", ["set", refs]]]}),
+        );
+        let r = c.transact("Open_vSwitch", &ops).unwrap();
+        assert!(r.iter().all(|x| x.get("error").is_none()), "{r:?}");
+    }
+}
+
+/// Runs `args` once through the library against `s` (nothing is
+/// committed): what the commands planned and what they read.
+fn attempt(s: &Server, args: &[&str]) -> (Attempt, CountingSource) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let Action::Run { opts, commands } = parse_command_line(&args, None).unwrap() else {
+        panic!("{args:?} is not a command line that runs commands");
+    };
+    let mut src = CountingSource {
+        client: s.client(),
+        selects: Vec::new(),
+        rows: 0,
+        bytes: 0,
+    };
+    let schema = DatabaseSchema::from_json(
+        &src.client
+            .call("get_schema", json!(["Open_vSwitch"]))
+            .unwrap(),
+    )
+    .unwrap();
+    let a = run_attempt(&mut src, &schema, &opts, &commands).unwrap();
+    (a, src)
+}
+
+#[test]
+fn commands_on_a_big_bridge_read_only_what_they_need() {
+    const PORTS: usize = 2000;
+    let s = Server::start();
+    populate(&s, PORTS);
+    let whole_table = |src: &CountingSource| -> Vec<String> {
+        src.selects
+            .iter()
+            .filter(|o| o["where"] == json!([]) && o["table"] != "Open_vSwitch")
+            .map(|o| o.to_string())
+            .collect()
+    };
+    for args in [
+        &["add-port", "br0", "new0"][..],
+        &[
+            "add-port",
+            "br0",
+            "new1",
+            "tag=5",
+            "--",
+            "set",
+            "Interface",
+            "new1",
+            "type=internal",
+        ],
+        &["del-port", "br0", "p7"],
+        &["--with-iface", "del-port", "p8"],
+        &["--may-exist", "add-port", "br0", "p9"],
+        &["add-bond", "br0", "bond0", "e0", "e1"],
+        &["set", "Port", "p10", "tag=3", "other_config:k=v"],
+        &["get", "Interface", "p11", "name", "type"],
+        &["list", "Port", "p12"],
+        &["list-br"],
+        &["br-exists", "br0"],
+        &["port-to-br", "p13"],
+        &["iface-to-br", "p14"],
+        &["br-set-external-id", "br0", "k", "v"],
+        &["add-br", "br1"],
+    ] {
+        let (a, src) = attempt(&s, args);
+        assert!(
+            whole_table(&src).is_empty(),
+            "{args:?} read whole tables: {:?}",
+            whole_table(&src)
+        );
+        assert!(
+            src.rows <= 10 && src.bytes < 4_000,
+            "{args:?} read {} rows, {} bytes: {:?}",
+            src.rows,
+            src.bytes,
+            src.selects
+        );
+        // The transaction names no other port: bridge br0's ports are
+        // mutated, not rewritten or verified whole.
+        let txn = serde_json::to_string(&a.plan.ops).unwrap();
+        assert!(
+            txn.len() < 4_000,
+            "{args:?} planned {} bytes: {txn}",
+            txn.len()
+        );
+    }
+    // The changes themselves are right: commit one through the binary.
+    ok(
+        &s,
+        &[
+            "--no-wait",
+            "add-port",
+            "br0",
+            "new0",
+            "--",
+            "del-port",
+            "p7",
+        ],
+    );
+    let ports = ok(&s, &["list-ports", "br0"]);
+    assert_eq!(ports.lines().count(), PORTS);
+    assert!(ports.lines().any(|l| l == "new0") && !ports.lines().any(|l| l == "p7"));
+    // Commands about every row read the whole table, but only the columns
+    // they use.
+    let (_, src) = attempt(&s, &["--columns=name", "find", "Port", "tag=3"]);
+    let whole = whole_table(&src);
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    assert!(
+        whole[0].contains(r#""columns":["_uuid","tag"]"#),
+        "{whole:?}"
+    );
+}
+
+#[test]
+fn a_concurrent_add_of_the_same_name_is_caught() {
+    let s = Server::start();
+    populate(&s, 10);
+    // rvs-vsctl found no port "x" and planned to add it...
+    let (a, _) = attempt(&s, &["add-port", "br0", "x"]);
+    // ...another client adds it meanwhile...
+    ok(&s, &["--no-wait", "add-port", "br0", "x"]);
+    // ...so the wait on the lookup fails: rvs-vsctl would run the command
+    // again, and now report that the port exists.
+    let r = s.client().transact("Open_vSwitch", &a.plan.ops).unwrap();
+    let failed = r.iter().position(|x| x.get("error").is_some()).unwrap();
+    assert!(
+        failed < a.plan.waits && r[failed]["error"] == "timed out",
+        "{r:?}"
+    );
+    fails(
+        &s,
+        &["--no-wait", "add-port", "br0", "x"],
+        "a port named x already exists on bridge br0",
     );
 }
 
@@ -954,7 +1147,12 @@ fn ovs_vsctl() -> PathBuf {
 fn compare(steps: &[&[&str]], with_switch: bool) {
     let ovs = ovs_vsctl();
     let (a, b) = (Server::start(), Server::start());
-    let _switches = with_switch.then(|| (FakeSwitch::start(&a.remote()), FakeSwitch::start(&b.remote())));
+    let _switches = with_switch.then(|| {
+        (
+            FakeSwitch::start(&a.remote()),
+            FakeSwitch::start(&b.remote()),
+        )
+    });
     for step in steps {
         let want = run_tool(&ovs, &a.db(), step);
         let got = run_tool(&rvs_vsctl(), &b.db(), step);

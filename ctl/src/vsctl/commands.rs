@@ -5,13 +5,22 @@
 //! has a port and an interface of its own name (the "local port", of type
 //! `internal`). A port is a `Port` row in a bridge's `ports`, with one
 //! interface (or several, for a bond) in its `interfaces`. Names are
-//! unique across all bridges, ports and interfaces. Reading this structure
-//! verifies `Open_vSwitch.bridges`, `Bridge.ports` and `Port.interfaces`,
-//! so that a transaction built on it fails (and is retried) if another
+//! unique across all bridges, ports and interfaces.
+//!
+//! The commands read only the part of this structure they need, by name:
+//! `add-port br0 p1` looks up the bridge named `br0` and makes sure that no
+//! bridge, port or interface is named `p1`, without reading the other
+//! ports of `br0` (see [`super::model`]). A port or interface counts only
+//! if it is reachable from the switch (its port is in the `ports` of a
+//! bridge in `Open_vSwitch.bridges`). Reading `Open_vSwitch.bridges`,
+//! a bridge's whole `ports` or a port's `interfaces` verifies the column,
+//! and every lookup by name is verified by the model, so that a
+//! transaction built on what was read fails (and is retried) if another
 //! client changed it meanwhile.
 
 use super::db_cmds;
 use super::error::{cmd_err, Result, VsctlError};
+use super::model::Test;
 use super::parse::{Command, CommandDef, Group};
 use super::value::{atom_to_string, datum_to_string, parse_datum};
 use super::Ctx;
@@ -26,96 +35,136 @@ pub struct PortInfo {
     pub ifaces: Vec<(Uuid, String)>,
 }
 
-/// A bridge with its ports.
-#[derive(Debug, Clone)]
-pub struct BridgeInfo {
-    pub uuid: Uuid,
-    pub name: String,
-    pub ports: Vec<PortInfo>,
+fn string(s: &str) -> Datum {
+    Datum::scalar(Atom::String(s.to_string()))
 }
 
-/// The bridges, ports and interfaces reachable from `Open_vSwitch`.
-#[derive(Debug, Clone)]
-pub struct Topology {
-    pub bridges: Vec<BridgeInfo>,
+fn uuids(us: impl IntoIterator<Item = Uuid>) -> Datum {
+    Datum::Set(us.into_iter().map(Atom::Uuid).collect())
 }
 
-impl Topology {
-    /// Reads the structure, verifying the columns it comes from.
-    pub fn read(ctx: &mut Ctx<'_>) -> Result<Topology> {
-        let m = &ctx.model;
-        let ovs_bridges = m.col("Open_vSwitch", "bridges")?;
-        let br_name = m.col("Bridge", "name")?;
-        let br_ports = m.col("Bridge", "ports")?;
-        let port_name = m.col("Port", "name")?;
-        let port_ifaces = m.col("Port", "interfaces")?;
-        let iface_name = m.col("Interface", "name")?;
-        let mut verify = vec![("Open_vSwitch", ctx.ovs, ovs_bridges)];
-        let mut bridges = Vec::new();
-        for b in m.get_uuids("Open_vSwitch", ctx.ovs, ovs_bridges) {
-            if !m.exists("Bridge", b) {
-                continue;
-            }
-            verify.push(("Bridge", b, br_ports));
-            let mut ports = Vec::new();
-            for p in m.get_uuids("Bridge", b, br_ports) {
-                if !m.exists("Port", p) {
-                    continue;
-                }
-                verify.push(("Port", p, port_ifaces));
-                let ifaces = m
-                    .get_uuids("Port", p, port_ifaces)
-                    .into_iter()
-                    .filter(|i| m.exists("Interface", *i))
-                    .map(|i| (i, m.get_str("Interface", i, iface_name)))
-                    .collect();
-                ports.push(PortInfo {
-                    uuid: p,
-                    name: m.get_str("Port", p, port_name),
-                    ifaces,
-                });
-            }
-            bridges.push(BridgeInfo {
-                uuid: b,
-                name: m.get_str("Bridge", b, br_name),
-                ports,
-            });
+/// The bridges of the switch: the rows in `Open_vSwitch.bridges` that
+/// exist, in order. Verifies the column.
+fn switch_bridges(ctx: &mut Ctx<'_>) -> Result<Vec<Uuid>> {
+    let col = ctx.model.col("Open_vSwitch", "bridges")?;
+    let ovs = ctx.ovs;
+    let listed = ctx.model.get_uuids("Open_vSwitch", ovs, col)?;
+    ctx.model.verify("Open_vSwitch", ovs, col)?;
+    let name = ctx.model.col("Bridge", "name")?;
+    ctx.model.prefetch("Bridge", &listed, &[name])?;
+    let mut out = Vec::with_capacity(listed.len());
+    for b in listed {
+        if ctx.model.exists("Bridge", b)? {
+            out.push(b);
         }
-        for (t, u, c) in verify {
-            ctx.model.verify(t, u, c);
+    }
+    Ok(out)
+}
+
+/// The first of `candidates` that is a bridge of the switch.
+fn first_switch_bridge(ctx: &mut Ctx<'_>, candidates: &[Uuid]) -> Result<Option<Uuid>> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    Ok(switch_bridges(ctx)?
+        .into_iter()
+        .find(|b| candidates.contains(b)))
+}
+
+/// The bridge named `name`.
+fn find_bridge(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Uuid>> {
+    let c = ctx.model.col("Bridge", "name")?;
+    let found = ctx.model.find("Bridge", c, &Test::Eq(string(name)))?;
+    first_switch_bridge(ctx, &found)
+}
+
+/// The bridge named `name`, or an error.
+fn must_bridge(ctx: &mut Ctx<'_>, name: &str) -> Result<Uuid> {
+    find_bridge(ctx, name)?.ok_or_else(|| cmd_err(format!("no bridge named {name}")))
+}
+
+/// The bridge of the switch whose `ports` include `port`.
+fn bridge_of_port(ctx: &mut Ctx<'_>, port: Uuid) -> Result<Option<Uuid>> {
+    let c = ctx.model.col("Bridge", "ports")?;
+    let found = ctx
+        .model
+        .find("Bridge", c, &Test::Includes(Atom::Uuid(port)))?;
+    first_switch_bridge(ctx, &found)
+}
+
+/// The port named `name` and its bridge.
+fn find_port(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<(Uuid, Uuid)>> {
+    let c = ctx.model.col("Port", "name")?;
+    for p in ctx.model.find("Port", c, &Test::Eq(string(name)))? {
+        if let Some(b) = bridge_of_port(ctx, p)? {
+            return Ok(Some((b, p)));
         }
-        Ok(Topology { bridges })
     }
+    Ok(None)
+}
 
-    /// The bridge named `name`.
-    pub fn bridge(&self, name: &str) -> Option<&BridgeInfo> {
-        self.bridges.iter().find(|b| b.name == name)
+/// The interface named `name`, with its bridge and port.
+fn find_iface(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<(Uuid, Uuid, Uuid)>> {
+    let c = ctx.model.col("Interface", "name")?;
+    let ifaces_col = ctx.model.col("Port", "interfaces")?;
+    for i in ctx.model.find("Interface", c, &Test::Eq(string(name)))? {
+        for p in ctx
+            .model
+            .find("Port", ifaces_col, &Test::Includes(Atom::Uuid(i)))?
+        {
+            if let Some(b) = bridge_of_port(ctx, p)? {
+                return Ok(Some((b, p, i)));
+            }
+        }
     }
+    Ok(None)
+}
 
-    /// The bridge named `name`, or an error.
-    pub fn must_bridge(&self, name: &str) -> Result<&BridgeInfo> {
-        self.bridge(name)
-            .ok_or_else(|| cmd_err(format!("no bridge named {name}")))
-    }
+fn bridge_name(ctx: &mut Ctx<'_>, b: Uuid) -> Result<String> {
+    let c = ctx.model.col("Bridge", "name")?;
+    ctx.model.get_str("Bridge", b, c)
+}
 
-    /// The port named `name` and its bridge.
-    pub fn port(&self, name: &str) -> Option<(&BridgeInfo, &PortInfo)> {
-        self.bridges
-            .iter()
-            .find_map(|b| b.ports.iter().find(|p| p.name == name).map(|p| (b, p)))
+/// A port's name and interfaces. Verifies `Port.interfaces`.
+fn port_info(ctx: &mut Ctx<'_>, p: Uuid) -> Result<PortInfo> {
+    let name_col = ctx.model.col("Port", "name")?;
+    let ifaces_col = ctx.model.col("Port", "interfaces")?;
+    let iface_name = ctx.model.col("Interface", "name")?;
+    let name = ctx.model.get_str("Port", p, name_col)?;
+    let listed = ctx.model.get_uuids("Port", p, ifaces_col)?;
+    ctx.model.verify("Port", p, ifaces_col)?;
+    ctx.model.prefetch("Interface", &listed, &[iface_name])?;
+    let mut ifaces = Vec::with_capacity(listed.len());
+    for i in listed {
+        if ctx.model.exists("Interface", i)? {
+            ifaces.push((i, ctx.model.get_str("Interface", i, iface_name)?));
+        }
     }
+    Ok(PortInfo {
+        uuid: p,
+        name,
+        ifaces,
+    })
+}
 
-    /// The interface named `name`, with its port and bridge.
-    pub fn iface(&self, name: &str) -> Option<(&BridgeInfo, &PortInfo, Uuid)> {
-        self.bridges.iter().find_map(|b| {
-            b.ports.iter().find_map(|p| {
-                p.ifaces
-                    .iter()
-                    .find(|(_, n)| n == name)
-                    .map(|(u, _)| (b, p, *u))
-            })
-        })
+/// The ports of bridge `b` that exist. Verifies `Bridge.ports`; reads the
+/// ports' columns `cols`.
+fn bridge_ports(ctx: &mut Ctx<'_>, b: Uuid, cols: &[&str]) -> Result<Vec<Uuid>> {
+    let ports_col = ctx.model.col("Bridge", "ports")?;
+    let listed = ctx.model.get_uuids("Bridge", b, ports_col)?;
+    ctx.model.verify("Bridge", b, ports_col)?;
+    let cols = cols
+        .iter()
+        .map(|c| ctx.model.col("Port", c))
+        .collect::<Result<Vec<_>>>()?;
+    ctx.model.prefetch("Port", &listed, &cols)?;
+    let mut out = Vec::with_capacity(listed.len());
+    for p in listed {
+        if ctx.model.exists("Port", p)? {
+            out.push(p);
+        }
     }
+    Ok(out)
 }
 
 /// Inserts a row into `table` and returns its placeholder UUID.
@@ -127,19 +176,12 @@ fn new_row(ctx: &mut Ctx<'_>, table: &str) -> Result<Uuid> {
 
 fn set_col(ctx: &mut Ctx<'_>, table: &str, row: Uuid, column: &str, d: Datum) -> Result<()> {
     let c = ctx.model.col(table, column)?;
-    ctx.model.set(table, row, c, d);
+    ctx.model.set(table, row, c, d)?;
     Ok(())
 }
 
-fn string(s: &str) -> Datum {
-    Datum::scalar(Atom::String(s.to_string()))
-}
-
-fn uuids(us: impl IntoIterator<Item = Uuid>) -> Datum {
-    Datum::Set(us.into_iter().map(Atom::Uuid).collect())
-}
-
-/// Adds (`add`) or removes a reference in a set column.
+/// Adds (`add`) or removes a reference in a set column, without reading
+/// the set.
 fn edit_refs(
     ctx: &mut Ctx<'_>,
     table: &str,
@@ -149,26 +191,17 @@ fn edit_refs(
     add: bool,
 ) -> Result<()> {
     let c = ctx.model.col(table, column)?;
-    let mut d = ctx.model.get(table, row, c);
-    if let Datum::Set(s) = &mut d {
-        if add {
-            s.insert(Atom::Uuid(target));
-        } else {
-            s.remove(&Atom::Uuid(target));
-        }
-    }
-    ctx.model.verify(table, row, c);
-    ctx.model.set(table, row, c, d);
+    ctx.model.edit_set(table, row, c, Atom::Uuid(target), add)?;
     Ok(())
 }
 
 /// Deletes a port and its interfaces from the local copy (the server's
 /// garbage collection deletes them once the bridge no longer lists them).
-fn delete_port(ctx: &mut Ctx<'_>, p: &PortInfo) {
+fn delete_port(ctx: &mut Ctx<'_>, p: &PortInfo) -> Result<()> {
     for (i, _) in &p.ifaces {
-        ctx.model.delete("Interface", *i);
+        ctx.model.delete("Interface", *i)?;
     }
-    ctx.model.delete("Port", p.uuid);
+    ctx.model.delete("Port", p.uuid)
 }
 
 fn init(_ctx: &mut Ctx<'_>, _cmd: &Command) -> Result<()> {
@@ -185,8 +218,7 @@ fn add_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
              add an access port instead: add-port PARENT PORT tag=VLAN"
         )));
     }
-    let topo = Topology::read(ctx)?;
-    if topo.bridge(name).is_some() {
+    if find_bridge(ctx, name)?.is_some() {
         if cmd.has("--may-exist") {
             return Ok(());
         }
@@ -194,16 +226,17 @@ fn add_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
             "cannot create a bridge named {name} because a bridge named {name} already exists"
         )));
     }
-    if let Some((b, _)) = topo.port(name) {
+    if let Some((b, _)) = find_port(ctx, name)? {
         return Err(cmd_err(format!(
             "cannot create a bridge named {name} because a port named {name} already exists on bridge {}",
-            b.name
+            bridge_name(ctx, b)?
         )));
     }
-    if let Some((b, p, _)) = topo.iface(name) {
+    if let Some((b, p, _)) = find_iface(ctx, name)? {
+        let port = port_info(ctx, p)?.name;
         return Err(cmd_err(format!(
-            "cannot create a bridge named {name} because port {} on bridge {} already has an interface named {name}",
-            p.name, b.name
+            "cannot create a bridge named {name} because port {port} on bridge {} already has an interface named {name}",
+            bridge_name(ctx, b)?
         )));
     }
     let iface = new_row(ctx, "Interface")?;
@@ -222,59 +255,65 @@ fn add_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 
 fn del_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
     let name = &cmd.args[0];
-    let topo = Topology::read(ctx)?;
-    let Some(b) = topo.bridge(name) else {
+    let Some(b) = find_bridge(ctx, name)? else {
         if cmd.has("--if-exists") {
             return Ok(());
         }
         return Err(cmd_err(format!("no bridge named {name}")));
     };
-    for p in &b.ports {
-        delete_port(ctx, p);
+    // The ports and interfaces go with the bridge; later commands of this
+    // invocation must not find them.
+    let ifaces_col = ctx.model.col("Port", "interfaces")?;
+    for p in bridge_ports(ctx, b, &["interfaces"])? {
+        for i in ctx.model.get_uuids("Port", p, ifaces_col)? {
+            ctx.model.delete("Interface", i)?;
+        }
+        ctx.model.delete("Port", p)?;
     }
-    ctx.model.delete("Bridge", b.uuid);
+    ctx.model.delete("Bridge", b)?;
     let ovs = ctx.ovs;
-    edit_refs(ctx, "Open_vSwitch", ovs, "bridges", b.uuid, false)
+    edit_refs(ctx, "Open_vSwitch", ovs, "bridges", b, false)
 }
 
 fn list_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
+    let bridges = switch_bridges(ctx)?;
     if cmd.has("--fake") {
         return Ok(());
     }
-    let names: BTreeSet<&str> = topo.bridges.iter().map(|b| b.name.as_str()).collect();
+    let mut names = BTreeSet::new();
+    for b in bridges {
+        names.insert(bridge_name(ctx, b)?);
+    }
     for n in names {
-        ctx.println(n);
+        ctx.println(&n);
     }
     Ok(())
 }
 
 fn br_exists(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    if topo.bridge(&cmd.args[0]).is_none() {
+    if find_bridge(ctx, &cmd.args[0])?.is_none() {
         return Err(VsctlError::Exit(2));
     }
     Ok(())
 }
 
 fn br_to_vlan(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    Topology::read(ctx)?.must_bridge(&cmd.args[0])?;
+    must_bridge(ctx, &cmd.args[0])?;
     ctx.println("0");
     Ok(())
 }
 
 fn br_to_parent(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let name = topo.must_bridge(&cmd.args[0])?.name.clone();
+    let b = must_bridge(ctx, &cmd.args[0])?;
+    let name = bridge_name(ctx, b)?;
     ctx.println(&name);
     Ok(())
 }
 
 fn br_set_external_id(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let br = topo.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     let c = ctx.model.col("Bridge", "external_ids")?;
-    let mut d = ctx.model.get("Bridge", br, c);
+    let mut d = ctx.model.get("Bridge", br, c)?;
     if let Datum::Map(m) = &mut d {
         let key = Atom::String(cmd.args[1].clone());
         match cmd.args.get(2) {
@@ -286,16 +325,15 @@ fn br_set_external_id(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
             }
         }
     }
-    ctx.model.verify("Bridge", br, c);
-    ctx.model.set("Bridge", br, c, d);
+    ctx.model.verify("Bridge", br, c)?;
+    ctx.model.set("Bridge", br, c, d)?;
     Ok(())
 }
 
 fn br_get_external_id(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let br = topo.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     let c = ctx.model.col("Bridge", "external_ids")?;
-    let Datum::Map(m) = ctx.model.get("Bridge", br, c) else {
+    let Datum::Map(m) = ctx.model.get("Bridge", br, c)? else {
         return Ok(());
     };
     match cmd.args.get(1) {
@@ -316,16 +354,16 @@ fn br_get_external_id(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 }
 
 fn list_ports(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let b = topo.must_bridge(&cmd.args[0])?;
-    let names: BTreeSet<&str> = b
-        .ports
-        .iter()
-        .map(|p| p.name.as_str())
-        .filter(|n| *n != b.name)
-        .collect();
+    let b = must_bridge(ctx, &cmd.args[0])?;
+    let br_name = bridge_name(ctx, b)?;
+    let name_col = ctx.model.col("Port", "name")?;
+    let mut names = BTreeSet::new();
+    for p in bridge_ports(ctx, b, &["name"])? {
+        names.insert(ctx.model.get_str("Port", p, name_col)?);
+    }
+    names.remove(&br_name);
     for n in names {
-        ctx.println(n);
+        ctx.println(&n);
     }
     Ok(())
 }
@@ -339,23 +377,23 @@ fn add_port_common(
     ifaces: &[String],
     settings: &[String],
 ) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let b = topo.must_bridge(br)?;
+    let b = must_bridge(ctx, br)?;
     let verb = cmd.def.name;
-    if topo.bridge(port).is_some() {
+    if find_bridge(ctx, port)?.is_some() {
         return Err(cmd_err(format!(
             "cannot create a port named {port} because a bridge named {port} already exists"
         )));
     }
-    if let Some((ob, op)) = topo.port(port) {
+    if let Some((ob, op)) = find_port(ctx, port)? {
+        let ob_name = bridge_name(ctx, ob)?;
         if cmd.has("--may-exist") {
-            if ob.name != b.name {
+            if ob != b {
                 return Err(cmd_err(format!(
-                    "\"--may-exist {verb} {br} {port}\" but {port} is actually attached to bridge {}",
-                    ob.name
+                    "\"--may-exist {verb} {br} {port}\" but {port} is actually attached to bridge {ob_name}",
                 )));
             }
-            let have: BTreeSet<&str> = op.ifaces.iter().map(|(_, n)| n.as_str()).collect();
+            let info = port_info(ctx, op)?;
+            let have: BTreeSet<&str> = info.ifaces.iter().map(|(_, n)| n.as_str()).collect();
             let want: BTreeSet<&str> = ifaces.iter().map(String::as_str).collect();
             if have != want {
                 let list: Vec<&str> = have.into_iter().collect();
@@ -367,8 +405,7 @@ fn add_port_common(
             return Ok(());
         }
         return Err(cmd_err(format!(
-            "cannot create a port named {port} because a port named {port} already exists on bridge {}",
-            ob.name
+            "cannot create a port named {port} because a port named {port} already exists on bridge {ob_name}",
         )));
     }
     let mut seen = BTreeSet::new();
@@ -376,10 +413,11 @@ fn add_port_common(
         if !seen.insert(i) {
             return Err(cmd_err(format!("interface {i} is named twice")));
         }
-        if let Some((ob, op, _)) = topo.iface(i) {
+        if let Some((ob, op, _)) = find_iface(ctx, i)? {
+            let port_name = port_info(ctx, op)?.name;
             return Err(cmd_err(format!(
-                "cannot create an interface named {i} because it already exists on port {} of bridge {}",
-                op.name, ob.name
+                "cannot create an interface named {i} because it already exists on port {port_name} of bridge {}",
+                bridge_name(ctx, ob)?
             )));
         }
     }
@@ -393,12 +431,11 @@ fn add_port_common(
     let p = new_row(ctx, "Port")?;
     set_col(ctx, "Port", p, "name", string(port))?;
     set_col(ctx, "Port", p, "interfaces", uuids(iface_rows))?;
-    let port_ts = ctx.model.table("Port")?.clone();
+    let port_ts = ctx.model.table("Port")?;
     for s in settings {
-        db_cmds::set_column(ctx, &port_ts, p, s)?;
+        db_cmds::set_column(ctx, port_ts, p, s)?;
     }
-    let b_uuid = b.uuid;
-    edit_refs(ctx, "Bridge", b_uuid, "ports", p, true)
+    edit_refs(ctx, "Bridge", b, "ports", p, true)
 }
 
 fn add_port(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
@@ -432,15 +469,13 @@ fn del_port(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
         [b, p] => (Some(b), p),
         _ => unreachable!("argument count is checked"),
     };
-    let topo = Topology::read(ctx)?;
     let with_iface = cmd.has("--with-iface");
-    let found = topo.port(target).or_else(|| {
-        with_iface
-            .then(|| topo.iface(target).map(|(b, p, _)| (b, p)))
-            .flatten()
-    });
+    let mut found = find_port(ctx, target)?;
+    if found.is_none() && with_iface {
+        found = find_iface(ctx, target)?.map(|(b, p, _)| (b, p));
+    }
     if let Some(b) = br_name {
-        topo.must_bridge(b)?;
+        must_bridge(ctx, b)?;
     }
     let Some((b, p)) = found else {
         if cmd.has("--if-exists") {
@@ -453,63 +488,70 @@ fn del_port(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
         };
         return Err(cmd_err(format!("no {what} named {target}")));
     };
+    let b_name = bridge_name(ctx, b)?;
     if let Some(bn) = br_name {
-        if &b.name != bn {
+        if &b_name != bn {
             return Err(cmd_err(format!(
                 "bridge {bn} does not have a port {target}"
             )));
         }
     }
-    if p.name == b.name {
+    let p = port_info(ctx, p)?;
+    if p.name == b_name {
         return Err(cmd_err(format!(
-            "cannot delete port {} because it is the local port for bridge {} \
-             (deleting this port requires deleting the entire bridge: del-br {})",
-            p.name, b.name, b.name
+            "cannot delete port {} because it is the local port for bridge {b_name} \
+             (deleting this port requires deleting the entire bridge: del-br {b_name})",
+            p.name
         )));
     }
-    let (b_uuid, p) = (b.uuid, p.clone());
-    delete_port(ctx, &p);
-    edit_refs(ctx, "Bridge", b_uuid, "ports", p.uuid, false)
+    delete_port(ctx, &p)?;
+    edit_refs(ctx, "Bridge", b, "ports", p.uuid, false)
 }
 
 fn port_to_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let (b, _) = topo
-        .port(&cmd.args[0])
+    let (b, _) = find_port(ctx, &cmd.args[0])?
         .ok_or_else(|| cmd_err(format!("no port named {}", cmd.args[0])))?;
-    let name = b.name.clone();
+    let name = bridge_name(ctx, b)?;
     ctx.println(&name);
     Ok(())
 }
 
 fn list_ifaces(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let b = topo.must_bridge(&cmd.args[0])?;
-    let names: BTreeSet<&str> = b
-        .ports
-        .iter()
-        .flat_map(|p| p.ifaces.iter().map(|(_, n)| n.as_str()))
-        .filter(|n| *n != b.name)
-        .collect();
+    let b = must_bridge(ctx, &cmd.args[0])?;
+    let br_name = bridge_name(ctx, b)?;
+    let ifaces_col = ctx.model.col("Port", "interfaces")?;
+    let iface_name = ctx.model.col("Interface", "name")?;
+    let ports = bridge_ports(ctx, b, &["interfaces"])?;
+    let mut ifaces = Vec::new();
+    for p in ports {
+        ifaces.extend(ctx.model.get_uuids("Port", p, ifaces_col)?);
+        ctx.model.verify("Port", p, ifaces_col)?;
+    }
+    ctx.model.prefetch("Interface", &ifaces, &[iface_name])?;
+    let mut names = BTreeSet::new();
+    for i in ifaces {
+        if ctx.model.exists("Interface", i)? {
+            names.insert(ctx.model.get_str("Interface", i, iface_name)?);
+        }
+    }
+    names.remove(&br_name);
     for n in names {
-        ctx.println(n);
+        ctx.println(&n);
     }
     Ok(())
 }
 
 fn iface_to_br(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let topo = Topology::read(ctx)?;
-    let (b, _, _) = topo
-        .iface(&cmd.args[0])
+    let (b, _, _) = find_iface(ctx, &cmd.args[0])?
         .ok_or_else(|| cmd_err(format!("no interface named {}", cmd.args[0])))?;
-    let name = b.name.clone();
+    let name = bridge_name(ctx, b)?;
     ctx.println(&name);
     Ok(())
 }
 
 /// The rows a reference column points to, sorted by a string column.
 fn sorted_refs(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     table: &str,
     row: Uuid,
     column: &str,
@@ -518,19 +560,20 @@ fn sorted_refs(
 ) -> Result<Vec<(String, Uuid)>> {
     let c = ctx.model.col(table, column)?;
     let k = ctx.model.col(target, key)?;
-    let mut v: Vec<(String, Uuid)> = ctx
-        .model
-        .get_uuids(table, row, c)
-        .into_iter()
-        .filter(|u| ctx.model.exists(target, *u))
-        .map(|u| (ctx.model.get_str(target, u, k), u))
-        .collect();
+    let refs = ctx.model.get_uuids(table, row, c)?;
+    ctx.model.prefetch(target, &refs, &[k])?;
+    let mut v = Vec::with_capacity(refs.len());
+    for u in refs {
+        if ctx.model.exists(target, u)? {
+            v.push((ctx.model.get_str(target, u, k)?, u));
+        }
+    }
     v.sort();
     Ok(v)
 }
 
 fn get_controller(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let br = Topology::read(ctx)?.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     for (t, _) in sorted_refs(ctx, "Bridge", br, "controller", "Controller", "target")? {
         ctx.println(&t);
     }
@@ -538,16 +581,16 @@ fn get_controller(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 }
 
 fn del_controller(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let br = Topology::read(ctx)?.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     for (_, u) in sorted_refs(ctx, "Bridge", br, "controller", "Controller", "target")? {
-        ctx.model.delete("Controller", u);
+        ctx.model.delete("Controller", u)?;
     }
     set_col(ctx, "Bridge", br, "controller", uuids([]))
 }
 
 fn set_controller(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
     del_controller(ctx, cmd)?;
-    let br = Topology::read(ctx)?.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     let mut rows = Vec::new();
     for target in &cmd.args[1..] {
         let u = new_row(ctx, "Controller")?;
@@ -558,25 +601,26 @@ fn set_controller(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 }
 
 fn fail_mode(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let br = Topology::read(ctx)?.must_bridge(&cmd.args[0])?.uuid;
+    let br = must_bridge(ctx, &cmd.args[0])?;
     let c = ctx.model.col("Bridge", "fail_mode")?;
     match cmd.def.name {
         "get-fail-mode" => {
-            if let Some(Atom::String(m)) = ctx.model.get("Bridge", br, c).as_scalar() {
-                let m = m.clone();
-                ctx.println(&m);
+            if let Some(Atom::String(m)) = ctx.model.get("Bridge", br, c)?.as_scalar() {
+                ctx.println(m);
             }
         }
-        "del-fail-mode" => ctx.model.set("Bridge", br, c, Datum::Set(BTreeSet::new())),
+        "del-fail-mode" => ctx
+            .model
+            .set("Bridge", br, c, Datum::Set(BTreeSet::new()))?,
         _ => {
-            let ty = ctx.model.table("Bridge")?.columns[c].ty.clone();
-            let d = parse_datum(&cmd.args[1], &ty, &mut ctx.symbols).map_err(|_| {
+            let ty = &ctx.model.table("Bridge")?.columns[c].ty;
+            let d = parse_datum(&cmd.args[1], ty, &mut ctx.symbols).map_err(|_| {
                 cmd_err(format!(
                     "fail-mode must be \"standalone\" or \"secure\", not \"{}\"",
                     cmd.args[1]
                 ))
             })?;
-            ctx.model.set("Bridge", br, c, d);
+            ctx.model.set("Bridge", br, c, d)?;
         }
     }
     Ok(())
@@ -607,7 +651,7 @@ fn del_manager(ctx: &mut Ctx<'_>, _cmd: &Command) -> Result<()> {
         "Manager",
         "target",
     )? {
-        ctx.model.delete("Manager", u);
+        ctx.model.delete("Manager", u)?;
     }
     set_col(ctx, "Open_vSwitch", ovs, "manager_options", uuids([]))
 }
@@ -624,28 +668,84 @@ fn set_manager(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
     set_col(ctx, "Open_vSwitch", ovs, "manager_options", uuids(rows))
 }
 
+/// Reads columns `cols` of every row of `table` that column `column` of
+/// `rows` (of `from`) refers to, in one go; returns those rows.
+fn prefetch_refs(
+    ctx: &mut Ctx<'_>,
+    from: &str,
+    rows: &[Uuid],
+    column: &str,
+    table: &str,
+    cols: &[&str],
+) -> Result<Vec<Uuid>> {
+    let c = ctx.model.col(from, column)?;
+    let mut targets = Vec::new();
+    for &r in rows {
+        targets.extend(ctx.model.get_uuids(from, r, c)?);
+    }
+    let cols = cols
+        .iter()
+        .filter_map(|n| ctx.model.table(table).ok()?.column_index(n))
+        .collect::<Vec<_>>();
+    ctx.model.prefetch(table, &targets, &cols)?;
+    Ok(targets)
+}
+
+/// For `show`: "name: value" lines for the columns of a row that differ
+/// from their default.
+fn show_attrs(
+    ctx: &mut Ctx<'_>,
+    out: &mut String,
+    table: &str,
+    row: Uuid,
+    cols: &[&str],
+    indent: usize,
+) -> Result<()> {
+    let ts = ctx.model.table(table)?;
+    for c in cols {
+        let Some(i) = ts.column_index(c) else {
+            continue;
+        };
+        let ty = &ts.columns[i].ty;
+        let d = ctx.model.get(table, row, i)?;
+        if !ty.is_default(&d) {
+            out.push_str(&format!("{:indent$}{c}: {}\n", "", datum_to_string(&d, ty)));
+        }
+    }
+    Ok(())
+}
+
 /// `show`: the switch as a tree.
 fn show(ctx: &mut Ctx<'_>, _cmd: &Command) -> Result<()> {
+    const MANAGER: &[&str] = &["target", "is_connected"];
+    const BRIDGE: &[&str] = &["name", "controller", "fail_mode", "datapath_type", "ports"];
+    const CONTROLLER: &[&str] = &["target", "is_connected"];
+    const PORT: &[&str] = &["name", "tag", "trunks", "interfaces"];
+    const IFACE: &[&str] = &["name", "type", "options", "error", "bfd_status"];
     let mut out = String::new();
-    let m = &ctx.model;
-    // Prints "name: value" for the columns that differ from their default.
-    let attrs =
-        |out: &mut String, table: &str, row: Uuid, cols: &[&str], indent: usize| -> Result<()> {
-            let ts = m.table(table)?;
-            for c in cols {
-                let Some(i) = ts.column_index(c) else {
-                    continue;
-                };
-                let ty = &ts.columns[i].ty;
-                let d = m.get(table, row, i);
-                if d != ty.default_datum() {
-                    out.push_str(&format!("{:indent$}{c}: {}\n", "", datum_to_string(&d, ty)));
-                }
-            }
-            Ok(())
-        };
     let title = |s: &str| atom_to_string(&Atom::String(s.to_string()));
-    for ovs in m.rows("Open_vSwitch") {
+    let switches = ctx.model.rows("Open_vSwitch")?;
+    // Everything show prints, a level at a time.
+    prefetch_refs(
+        ctx,
+        "Open_vSwitch",
+        &switches,
+        "manager_options",
+        "Manager",
+        MANAGER,
+    )?;
+    let bridges = prefetch_refs(ctx, "Open_vSwitch", &switches, "bridges", "Bridge", BRIDGE)?;
+    prefetch_refs(
+        ctx,
+        "Bridge",
+        &bridges,
+        "controller",
+        "Controller",
+        CONTROLLER,
+    )?;
+    let ports = prefetch_refs(ctx, "Bridge", &bridges, "ports", "Port", PORT)?;
+    prefetch_refs(ctx, "Port", &ports, "interfaces", "Interface", IFACE)?;
+    for ovs in switches {
         out.push_str(&format!("{ovs}\n"));
         for (target, mgr) in sorted_refs(
             ctx,
@@ -656,22 +756,30 @@ fn show(ctx: &mut Ctx<'_>, _cmd: &Command) -> Result<()> {
             "target",
         )? {
             out.push_str(&format!("    Manager {}\n", title(&target)));
-            attrs(&mut out, "Manager", mgr, &["is_connected"], 8)?;
+            show_attrs(ctx, &mut out, "Manager", mgr, &["is_connected"], 8)?;
         }
         for (name, br) in sorted_refs(ctx, "Open_vSwitch", ovs, "bridges", "Bridge", "name")? {
             out.push_str(&format!("    Bridge {}\n", title(&name)));
             for (target, c) in sorted_refs(ctx, "Bridge", br, "controller", "Controller", "target")?
             {
                 out.push_str(&format!("        Controller {}\n", title(&target)));
-                attrs(&mut out, "Controller", c, &["is_connected"], 12)?;
+                show_attrs(ctx, &mut out, "Controller", c, &["is_connected"], 12)?;
             }
-            attrs(&mut out, "Bridge", br, &["fail_mode", "datapath_type"], 8)?;
+            show_attrs(
+                ctx,
+                &mut out,
+                "Bridge",
+                br,
+                &["fail_mode", "datapath_type"],
+                8,
+            )?;
             for (pname, p) in sorted_refs(ctx, "Bridge", br, "ports", "Port", "name")? {
                 out.push_str(&format!("        Port {}\n", title(&pname)));
-                attrs(&mut out, "Port", p, &["tag", "trunks"], 12)?;
+                show_attrs(ctx, &mut out, "Port", p, &["tag", "trunks"], 12)?;
                 for (iname, i) in sorted_refs(ctx, "Port", p, "interfaces", "Interface", "name")? {
                     out.push_str(&format!("            Interface {}\n", title(&iname)));
-                    attrs(
+                    show_attrs(
+                        ctx,
                         &mut out,
                         "Interface",
                         i,
@@ -681,7 +789,7 @@ fn show(ctx: &mut Ctx<'_>, _cmd: &Command) -> Result<()> {
                 }
             }
         }
-        attrs(&mut out, "Open_vSwitch", ovs, &["ovs_version"], 4)?;
+        show_attrs(ctx, &mut out, "Open_vSwitch", ovs, &["ovs_version"], 4)?;
     }
     ctx.out.push_str(&out);
     Ok(())

@@ -10,7 +10,7 @@
 //! that refers to them (`list Controller br0`, `list QoS eth0`).
 
 use super::error::{cmd_err, Result};
-use super::model::{find_column, find_table, ColumnRef};
+use super::model::{find_column, find_table, ColumnRef, Test};
 use super::output::{Cell, Table};
 use super::parse::Command;
 use super::value::{
@@ -115,7 +115,8 @@ pub fn row_rules(table: &str) -> &'static [RowRule] {
         .map_or(&[], |(_, r)| r)
 }
 
-/// The rows of `table` whose `column` holds exactly `name`.
+/// The rows of `table` whose `column` holds exactly `name` (a lookup,
+/// not a scan of the table).
 fn rows_named(ctx: &mut Ctx<'_>, table: &str, column: &str, name: &str) -> Result<Vec<Uuid>> {
     let Some(ts) = ctx.model.schema.tables.get(table) else {
         return Ok(Vec::new());
@@ -123,17 +124,10 @@ fn rows_named(ctx: &mut Ctx<'_>, table: &str, column: &str, name: &str) -> Resul
     let Some(c) = ts.column_index(column) else {
         return Ok(Vec::new());
     };
-    let base = ts.columns[c].ty.key.clone();
-    let Ok(atom) = parse_atom_whole(name, &base, &mut ctx.symbols) else {
+    let Ok(atom) = parse_atom_whole(name, &ts.columns[c].ty.key, &mut ctx.symbols) else {
         return Ok(Vec::new());
     };
-    let want = Datum::scalar(atom);
-    Ok(ctx
-        .model
-        .rows(table)
-        .into_iter()
-        .filter(|u| ctx.model.get(table, *u, c) == want)
-        .collect())
+    ctx.model.find(table, c, &Test::Eq(Datum::scalar(atom)))
 }
 
 /// The one row of `rows`, `None` if there is none, or an error if several.
@@ -151,7 +145,7 @@ fn unique(rows: Vec<Uuid>, table: &str, record: &str) -> Result<Option<Uuid>> {
 pub fn find_row(ctx: &mut Ctx<'_>, table: &str, record: &str) -> Result<Option<Uuid>> {
     if record.starts_with('@') {
         return match ctx.symbols.lookup_defined(record) {
-            Some(u) if ctx.model.exists(table, u) => Ok(Some(u)),
+            Some(u) if ctx.model.exists(table, u)? => Ok(Some(u)),
             Some(_) => Ok(None),
             None => Err(cmd_err(format!(
                 "row id \"{record}\" is not defined yet: define it with --id={record} on an \
@@ -160,7 +154,7 @@ pub fn find_row(ctx: &mut Ctx<'_>, table: &str, record: &str) -> Result<Option<U
         };
     }
     if let Some(u) = Uuid::parse(record) {
-        if ctx.model.exists(table, u) {
+        if ctx.model.exists(table, u)? {
             return Ok(Some(u));
         }
     }
@@ -168,7 +162,7 @@ pub fn find_row(ctx: &mut Ctx<'_>, table: &str, record: &str) -> Result<Option<U
         let found = match *rule {
             RowRule::Name(col) => unique(rows_named(ctx, table, col, record)?, table, record)?,
             RowRule::Dot => {
-                let rows = ctx.model.rows(table);
+                let rows = ctx.model.rows(table)?;
                 (record == "." && rows.len() == 1).then(|| rows[0])
             }
             RowRule::Via {
@@ -178,15 +172,15 @@ pub fn find_row(ctx: &mut Ctx<'_>, table: &str, record: &str) -> Result<Option<U
             } => {
                 let referrers = match name {
                     Some(n) => rows_named(ctx, rt, n, record)?,
-                    None if record == "." => ctx.model.rows(rt),
+                    None if record == "." => ctx.model.rows(rt)?,
                     None => Vec::new(),
                 };
                 match unique(referrers, rt, record)? {
                     None => None,
                     Some(r) => {
                         let c = ctx.model.col(rt, column)?;
-                        match ctx.model.get_uuids(rt, r, c).as_slice() {
-                            [one] if ctx.model.exists(table, *one) => Some(*one),
+                        match ctx.model.get_uuids(rt, r, c)?.as_slice() {
+                            [one] if ctx.model.exists(table, *one)? => Some(*one),
                             _ => None,
                         }
                     }
@@ -201,7 +195,7 @@ pub fn find_row(ctx: &mut Ctx<'_>, table: &str, record: &str) -> Result<Option<U
     if lower.len() >= 4 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         let rows: Vec<Uuid> = ctx
             .model
-            .rows(table)
+            .rows(table)?
             .into_iter()
             .filter(|u| u.to_string().starts_with(&lower))
             .collect();
@@ -308,28 +302,45 @@ fn output_columns(ts: &TableSchema, cmd: &Command) -> Result<Vec<ColumnRef>> {
     }
 }
 
-fn print_rows(ctx: &mut Ctx<'_>, ts: &TableSchema, cols: &[ColumnRef], rows: &[Uuid]) {
+/// The explicit columns among `cols`.
+fn column_indexes<'c>(cols: impl IntoIterator<Item = &'c ColumnRef>) -> Vec<usize> {
+    let mut v: Vec<usize> = cols.into_iter().filter_map(|c| c.index).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Prints columns `cols` of `rows`, read in one go.
+fn print_rows(
+    ctx: &mut Ctx<'_>,
+    ts: &TableSchema,
+    cols: &[ColumnRef],
+    rows: &[Uuid],
+) -> Result<()> {
+    ctx.model.prefetch(&ts.name, rows, &column_indexes(cols))?;
+    let mut cells = Vec::with_capacity(rows.len());
+    for u in rows {
+        let mut row = Vec::with_capacity(cols.len());
+        for c in cols {
+            row.push(Cell {
+                datum: ctx.model.value(&ts.name, *u, c)?,
+                ty: c.ty.clone(),
+            });
+        }
+        cells.push(row);
+    }
     let table = Table {
         headings: cols.iter().map(|c| c.name.clone()).collect(),
-        rows: rows
-            .iter()
-            .map(|u| {
-                cols.iter()
-                    .map(|c| Cell {
-                        datum: ctx.model.value(&ts.name, *u, c),
-                        ty: c.ty.clone(),
-                    })
-                    .collect()
-            })
-            .collect(),
+        rows: cells,
     };
     ctx.print_table(&table);
+    Ok(())
 }
 
 /// `list TABLE [RECORD]...`
 pub fn list(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
-    let cols = output_columns(&ts, cmd)?;
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
+    let cols = output_columns(ts, cmd)?;
     let rows = if cmd.args.len() > 1 {
         let mut rows = Vec::new();
         for r in &cmd.args[1..] {
@@ -339,10 +350,10 @@ pub fn list(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
         }
         rows
     } else {
-        ctx.model.rows(&ts.name)
+        ctx.model.scan(&ts.name, &column_indexes(&cols))?;
+        ctx.model.rows(&ts.name)?
     };
-    print_rows(ctx, &ts, &cols, &rows);
-    Ok(())
+    print_rows(ctx, ts, &cols, &rows)
 }
 
 /// A parsed condition of `find` or `wait-until`.
@@ -474,29 +485,32 @@ impl Condition {
 
 /// `find TABLE [CONDITION]...`
 pub fn find(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
-    let cols = output_columns(&ts, cmd)?;
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
+    let cols = output_columns(ts, cmd)?;
     let conds = cmd.args[1..]
         .iter()
-        .map(|a| parse_condition(ctx, &ts, a))
+        .map(|a| parse_condition(ctx, ts, a))
         .collect::<Result<Vec<_>>>()?;
-    let rows: Vec<Uuid> = ctx
-        .model
-        .rows(&ts.name)
-        .into_iter()
-        .filter(|u| {
-            conds
-                .iter()
-                .all(|c| c.holds(&ctx.model.value(&ts.name, *u, &c.col)))
-        })
-        .collect();
-    print_rows(ctx, &ts, &cols, &rows);
-    Ok(())
+    // The tested columns of every row in one read; the printed ones only
+    // of the rows that pass.
+    let tested = column_indexes(conds.iter().map(|c| &c.col));
+    ctx.model.scan(&ts.name, &tested)?;
+    let all = ctx.model.rows(&ts.name)?;
+    let mut rows = Vec::new();
+    'rows: for u in all {
+        for c in &conds {
+            if !c.holds(&ctx.model.value(&ts.name, u, &c.col)?) {
+                continue 'rows;
+            }
+        }
+        rows.push(u);
+    }
+    print_rows(ctx, ts, &cols, &rows)
 }
 
 /// `get TABLE RECORD [COLUMN[:KEY]]...`
 pub fn get(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let id = cmd.value("--id");
     if id.is_some() && cmd.has("--if-exists") {
         return Err(cmd_err("--if-exists and --id may not be given together"));
@@ -514,8 +528,8 @@ pub fn get(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
     }
     for arg in &cmd.args[2..] {
         let ca = parse_column_arg(arg, &[])?;
-        let col = find_column(&ts, &ca.column)?;
-        let d = ctx.model.value(&ts.name, row, &col);
+        let col = find_column(ts, &ca.column)?;
+        let d = ctx.model.value(&ts.name, row, &col)?;
         match &ca.key {
             None => {
                 let s = datum_to_string(&d, &col.ty);
@@ -589,18 +603,18 @@ pub fn set_column(ctx: &mut Ctx<'_>, ts: &TableSchema, row: Uuid, arg: &str) -> 
                 .map_err(|e| cmd_err(format!("{arg}: {e}")))?;
             let value = parse_atom_whole(&ca.value, &vt, &mut ctx.symbols)
                 .map_err(|e| cmd_err(format!("{arg}: {e}")))?;
-            let mut d = ctx.model.get(&ts.name, row, i);
+            let mut d = ctx.model.get(&ts.name, row, i)?;
             if let Datum::Map(m) = &mut d {
                 m.insert(key, value);
             }
             check_count(arg, &d, &col.ty)?;
-            ctx.model.verify(&ts.name, row, i);
-            ctx.model.set(&ts.name, row, i, d);
+            ctx.model.verify(&ts.name, row, i)?;
+            ctx.model.set(&ts.name, row, i, d)?;
         }
         None => {
             let d = parse_datum(&ca.value, &col.ty, &mut ctx.symbols)
                 .map_err(|e| cmd_err(format!("{}: {e}", col.name)))?;
-            ctx.model.set(&ts.name, row, i, d);
+            ctx.model.set(&ts.name, row, i, d)?;
         }
     }
     Ok(())
@@ -608,24 +622,24 @@ pub fn set_column(ctx: &mut Ctx<'_>, ts: &TableSchema, row: Uuid, arg: &str) -> 
 
 /// `set TABLE RECORD COLUMN[:KEY]=VALUE...`
 pub fn set(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let Some(row) = row_for(ctx, cmd, &ts.name, &cmd.args[1])? else {
         return Ok(());
     };
     for arg in &cmd.args[2..] {
-        set_column(ctx, &ts, row, arg)?;
+        set_column(ctx, ts, row, arg)?;
     }
     Ok(())
 }
 
 /// `add TABLE RECORD COLUMN [KEY=]VALUE...`
 pub fn add(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let Some(row) = row_for(ctx, cmd, &ts.name, &cmd.args[1])? else {
         return Ok(());
     };
-    let (i, col) = writable_column(ctx, &ts, row, &cmd.args[2])?;
-    let mut d = ctx.model.get(&ts.name, row, i);
+    let (i, col) = writable_column(ctx, ts, row, &cmd.args[2])?;
+    let mut d = ctx.model.get(&ts.name, row, i)?;
     for v in &cmd.args[3..] {
         let more = parse_datum_loose(v, &col.ty, &mut ctx.symbols)?;
         match (&mut d, more) {
@@ -648,19 +662,19 @@ pub fn add(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
             col.ty.max
         )));
     }
-    ctx.model.verify(&ts.name, row, i);
-    ctx.model.set(&ts.name, row, i, d);
+    ctx.model.verify(&ts.name, row, i)?;
+    ctx.model.set(&ts.name, row, i, d)?;
     Ok(())
 }
 
 /// `remove TABLE RECORD COLUMN VALUE|KEY|KEY=VALUE...`
 pub fn remove(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let Some(row) = row_for(ctx, cmd, &ts.name, &cmd.args[1])? else {
         return Ok(());
     };
-    let (i, col) = writable_column(ctx, &ts, row, &cmd.args[2])?;
-    let mut d = ctx.model.get(&ts.name, row, i);
+    let (i, col) = writable_column(ctx, ts, row, &cmd.args[2])?;
+    let mut d = ctx.model.get(&ts.name, row, i)?;
     for v in &cmd.args[3..] {
         match &mut d {
             Datum::Map(m) => match parse_datum_loose(v, &col.ty, &mut ctx.symbols) {
@@ -703,19 +717,19 @@ pub fn remove(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
             col.ty.min
         )));
     }
-    ctx.model.verify(&ts.name, row, i);
-    ctx.model.set(&ts.name, row, i, d);
+    ctx.model.verify(&ts.name, row, i)?;
+    ctx.model.set(&ts.name, row, i, d)?;
     Ok(())
 }
 
 /// `clear TABLE RECORD COLUMN...`
 pub fn clear(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let Some(row) = row_for(ctx, cmd, &ts.name, &cmd.args[1])? else {
         return Ok(());
     };
     for c in &cmd.args[2..] {
-        let (i, col) = writable_column(ctx, &ts, row, c)?;
+        let (i, col) = writable_column(ctx, ts, row, c)?;
         if col.ty.min > 0 {
             return Err(cmd_err(format!(
                 "\"clear\" operation cannot be applied to column {} of table {}, which is not allowed to be empty",
@@ -727,14 +741,14 @@ pub fn clear(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
         } else {
             Datum::Set(BTreeSet::new())
         };
-        ctx.model.set(&ts.name, row, i, empty);
+        ctx.model.set(&ts.name, row, i, empty)?;
     }
     Ok(())
 }
 
 /// `create TABLE [COLUMN[:KEY]=VALUE]...`
 pub fn create(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let (uuid, explicit) = match cmd.value("--id") {
         Some(id) if id.starts_with('@') && id.len() > 1 => (ctx.symbols.define_new(id)?, false),
         Some(id) => match Uuid::parse(id) {
@@ -759,7 +773,7 @@ pub fn create(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
     };
     ctx.model.insert(&ts.name, uuid, explicit)?;
     for arg in &cmd.args[1..] {
-        set_column(ctx, &ts, uuid, arg)?;
+        set_column(ctx, ts, uuid, arg)?;
     }
     ctx.println(&uuid.to_string());
     Ok(())
@@ -767,21 +781,21 @@ pub fn create(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 
 /// `destroy TABLE [RECORD]...`
 pub fn destroy(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     if cmd.has("--all") {
         if cmd.args.len() > 1 {
             return Err(cmd_err(
                 "destroy --all deletes every record of the table; give no records with it",
             ));
         }
-        for u in ctx.model.rows(&ts.name) {
-            ctx.model.delete(&ts.name, u);
+        for u in ctx.model.rows(&ts.name)? {
+            ctx.model.delete(&ts.name, u)?;
         }
         return Ok(());
     }
     for r in &cmd.args[1..] {
         if let Some(u) = row_for(ctx, cmd, &ts.name, r)? {
-            ctx.model.delete(&ts.name, u);
+            ctx.model.delete(&ts.name, u)?;
         }
     }
     Ok(())
@@ -789,14 +803,14 @@ pub fn destroy(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
 
 /// `wait-until TABLE RECORD [CONDITION]...`
 pub fn wait_until(ctx: &mut Ctx<'_>, cmd: &Command) -> Result<()> {
-    let ts = find_table(&ctx.model.schema, &cmd.args[0])?.clone();
+    let ts = find_table(ctx.model.schema, &cmd.args[0])?;
     let Some(row) = find_row(ctx, &ts.name, &cmd.args[1])? else {
         ctx.try_again = true;
         return Ok(());
     };
     for a in &cmd.args[2..] {
-        let c = parse_condition(ctx, &ts, a)?;
-        if !c.holds(&ctx.model.value(&ts.name, row, &c.col)) {
+        let c = parse_condition(ctx, ts, a)?;
+        if !c.holds(&ctx.model.value(&ts.name, row, &c.col)?) {
             ctx.try_again = true;
             return Ok(());
         }

@@ -24,6 +24,10 @@ pub enum VsctlError {
     /// `--timeout` expired.
     #[error("timed out after {secs} seconds {doing}")]
     Timeout { secs: u64, doing: String },
+    /// A row the commands were reading was deleted by another client in
+    /// the middle of the run; the commands are run again on fresh data.
+    #[error("the database kept changing while the commands read it; try again")]
+    Changed,
     /// Stop with this exit status and no message (`br-exists` on a missing
     /// bridge exits with status 2).
     #[error("exit status {0}")]

@@ -3,15 +3,19 @@
 //!
 //! One invocation runs all its commands as one transaction:
 //!
-//! 1. connect to `--db`, fetch the schema, read every table ([`Model`]);
-//! 2. run the commands in order against that local copy, each seeing the
-//!    effects of the ones before; any error stops here and nothing is sent;
+//! 1. connect to `--db` and fetch the schema;
+//! 2. run the commands in order against a local copy of the database
+//!    ([`Model`]) that reads from the server only what they ask for (a
+//!    bridge by name, one column of a row; whole tables only for commands
+//!    about every row, such as `show` or `find`), each seeing the effects
+//!    of the ones before; any error stops here and nothing is sent;
 //! 3. send one transaction: `wait`s that verify what the changes were
 //!    computed from, the changes, a `comment` with the command line and,
 //!    unless `--no-wait`, `next_cfg += 1` plus a `select` of `next_cfg`;
-//! 4. if a verification failed (another client changed the same data in
-//!    between), go back to 1; otherwise, unless `--no-wait`, wait until the
-//!    switch reports `cur_cfg >= next_cfg` in `Open_vSwitch`;
+//! 4. if a verification failed (another client changed what was read in
+//!    between, or deleted a row while the commands were reading it), go
+//!    back to 2 with an empty copy; otherwise, unless `--no-wait`, wait
+//!    until the switch reports `cur_cfg >= next_cfg` in `Open_vSwitch`;
 //! 5. print the commands' output.
 //!
 //! `--timeout` bounds the whole run; every read from the server gives up
@@ -30,7 +34,7 @@ pub mod value;
 pub use error::{Result, VsctlError};
 
 use error::cmd_err;
-use model::Model;
+use model::{Model, Source, TxnPlan};
 use output::Table;
 use parse::{Action, Command, GlobalOptions};
 use rvs_ovsdb::client::{Client, ClientError};
@@ -58,7 +62,7 @@ const CHANGE_MONITOR: &str = "rvs-vsctl-changes";
 /// What the commands of one attempt share.
 #[derive(Debug)]
 pub struct Ctx<'a> {
-    pub model: Model,
+    pub model: Model<'a>,
     pub symbols: Symbols,
     pub opts: &'a GlobalOptions,
     /// The output of the command running now.
@@ -76,10 +80,14 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A context over `model`; inserts the `Open_vSwitch` row if the
-    /// database has none (any command initializes an empty database).
-    pub fn new(mut model: Model, opts: &'a GlobalOptions) -> Result<Ctx<'a>> {
-        let ovs = match model.rows("Open_vSwitch").first() {
+    /// A context over `model`; reads the `Open_vSwitch` row (one row:
+    /// all of it, which saves reading its columns one by one later) and
+    /// inserts it if the database has none (any command initializes an
+    /// empty database).
+    pub fn new(mut model: Model<'a>, opts: &'a GlobalOptions) -> Result<Ctx<'a>> {
+        let all: Vec<usize> = (0..model.table("Open_vSwitch")?.columns.len()).collect();
+        model.scan("Open_vSwitch", &all)?;
+        let ovs = match model.rows("Open_vSwitch")?.first() {
             Some(u) => *u,
             None => model.insert_first("Open_vSwitch")?,
         };
@@ -413,6 +421,87 @@ fn wait_for_change(
     }
 }
 
+/// The model's reads, within the deadline.
+struct Conn<'c> {
+    client: &'c mut Client,
+    deadline: Deadline,
+}
+
+impl Source for Conn<'_> {
+    fn read(&mut self, db: &str, ops: &[Value]) -> Result<Vec<Value>> {
+        let reading = "reading the database";
+        self.deadline.arm(self.client, reading)?;
+        self.client
+            .transact(db, ops)
+            .map_err(|e| self.deadline.check(e, reading))
+    }
+}
+
+/// What one run of the commands produced.
+#[derive(Debug, Default)]
+pub struct Attempt {
+    /// The transaction to commit (empty: nothing changed).
+    pub plan: TxnPlan,
+    /// Each command's output, until a `wait-until` that must wait.
+    pub outputs: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Interfaces added, to check for errors once the switch applied them.
+    pub added_ifaces: Vec<String>,
+    /// The `Open_vSwitch` row (a placeholder if the attempt inserts it),
+    /// and as JSON for the transaction.
+    pub ovs: Uuid,
+    pub ovs_json: Value,
+    /// A `wait-until` condition does not hold yet.
+    pub try_again: bool,
+}
+
+/// Runs `commands` once against the database that `source` reads, and
+/// plans the transaction for their changes (without sending it).
+pub fn run_attempt(
+    source: &mut dyn Source,
+    schema: &DatabaseSchema,
+    opts: &GlobalOptions,
+    commands: &[Command],
+) -> Result<Attempt> {
+    let mut ctx = Ctx::new(Model::new(schema, source), opts)?;
+    let mut outputs = Vec::with_capacity(commands.len());
+    for cmd in commands {
+        (cmd.def.run)(&mut ctx, cmd)?;
+        outputs.push(std::mem::take(&mut ctx.out));
+        if ctx.try_again {
+            return Ok(Attempt {
+                outputs,
+                try_again: true,
+                ..Attempt::default()
+            });
+        }
+    }
+    ctx.symbols.check_all_defined()?;
+    let plan = ctx.model.plan()?;
+    let ovs_json = ctx.model.datum_json(&Datum::scalar(Atom::Uuid(ctx.ovs)));
+    Ok(Attempt {
+        plan,
+        outputs,
+        warnings: ctx.warnings,
+        added_ifaces: ctx.added_ifaces,
+        ovs: ctx.ovs,
+        ovs_json,
+        try_again: false,
+    })
+}
+
+/// Counts one more run of the commands because another client changed
+/// what they read; gives up after [`MAX_ATTEMPTS`].
+fn count_retry(attempts: &mut u32) -> Result<()> {
+    *attempts += 1;
+    if *attempts >= MAX_ATTEMPTS {
+        return Err(cmd_err(format!(
+            "the database kept changing under the commands ({attempts} attempts); try again"
+        )));
+    }
+    Ok(())
+}
+
 fn execute(
     opts: &GlobalOptions,
     commands: &[Command],
@@ -434,30 +523,25 @@ fn execute(
             .join(" ")
     );
     loop {
-        let reading = "reading the database";
-        deadline.arm(&mut client, reading)?;
-        let model = Model::load(&mut client, &schema).map_err(|e| match e {
-            VsctlError::Connection(c) => deadline.check(c, reading),
-            other => other,
-        })?;
-        let mut ctx = Ctx::new(model, opts)?;
-        let mut outputs = Vec::with_capacity(commands.len());
-        for cmd in commands {
-            (cmd.def.run)(&mut ctx, cmd)?;
-            outputs.push(std::mem::take(&mut ctx.out));
-            if ctx.try_again {
-                break;
+        let mut conn = Conn {
+            client: &mut client,
+            deadline,
+        };
+        let attempt = match run_attempt(&mut conn, &schema, opts, commands) {
+            Err(VsctlError::Changed) => {
+                count_retry(&mut attempts)?;
+                continue;
             }
-        }
-        if ctx.try_again {
+            other => other?,
+        };
+        if attempt.try_again {
             wait_for_change(&mut client, &schema, &mut change_monitor, &deadline)?;
             continue;
         }
-        ctx.symbols.check_all_defined()?;
-        let plan = ctx.model.plan();
+        let plan = &attempt.plan;
         if plan.ops.is_empty() || opts.dry_run {
-            print_warnings(err, &ctx.warnings);
-            print_outputs(out, opts, &outputs, &HashMap::new());
+            print_warnings(err, &attempt.warnings);
+            print_outputs(out, opts, &attempt.outputs, &HashMap::new());
             return Ok(0);
         }
         let wait = !opts.no_wait;
@@ -465,9 +549,8 @@ fn execute(
             waiter = Some(CfgWaiter::start(&mut client, &deadline)?);
         }
         let mut ops = plan.ops.clone();
-        let ovs_json = ctx.model.datum_json(&Datum::scalar(Atom::Uuid(ctx.ovs)));
         let select_at = if wait {
-            let where_ = json!([["_uuid", "==", ovs_json]]);
+            let where_ = json!([["_uuid", "==", attempt.ovs_json]]);
             ops.push(
                 json!({"op": "mutate", "table": "Open_vSwitch", "where": where_,
                             "mutations": [["next_cfg", "+=", 1]]}),
@@ -488,15 +571,7 @@ fn execute(
             .map_err(|e| deadline.check(e, committing))?;
         match check_results(&results, ops.len(), plan.waits)? {
             Outcome::Retry => {
-                // Another client changed what the commands read; run them
-                // again on fresh data.
-                attempts += 1;
-                if attempts >= MAX_ATTEMPTS {
-                    return Err(cmd_err(format!(
-                        "the database kept changing under the commands ({attempts} attempts); \
-                         try again"
-                    )));
-                }
+                count_retry(&mut attempts)?;
                 continue;
             }
             Outcome::Committed => {}
@@ -520,13 +595,13 @@ fn execute(
                 .and_then(|r| r.get("next_cfg"))
                 .and_then(Value::as_i64);
             if let Some(next_cfg) = next_cfg {
-                let ovs = real.get(&ctx.ovs).copied().unwrap_or(ctx.ovs);
+                let ovs = real.get(&attempt.ovs).copied().unwrap_or(attempt.ovs);
                 w.wait(&mut client, ovs, next_cfg, &deadline)?;
-                report_iface_errors(&mut client, &ctx.added_ifaces, &deadline, err)?;
+                report_iface_errors(&mut client, &attempt.added_ifaces, &deadline, err)?;
             }
         }
-        print_warnings(err, &ctx.warnings);
-        print_outputs(out, opts, &outputs, &real);
+        print_warnings(err, &attempt.warnings);
+        print_outputs(out, opts, &attempt.outputs, &real);
         return Ok(0);
     }
 }
