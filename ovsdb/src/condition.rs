@@ -96,19 +96,38 @@ impl Cond {
         }
     }
 
+    /// The explicit column and value, if this is `column == value`.
+    pub fn eq_column(&self) -> Option<(usize, &Datum)> {
+        match self {
+            Cond::Test {
+                col: Col::Explicit(i),
+                func: Func::Eq,
+                value,
+            } => Some((*i, value)),
+            _ => None,
+        }
+    }
+
     /// Whether `row` satisfies the condition.
     pub fn holds(&self, row: &Row) -> bool {
         let (col, func, value) = match self {
             Cond::Literal(b) => return *b,
             Cond::Test { col, func, value } => (*col, *func, value),
         };
-        let v = col_value(row, col);
+        let implicit;
+        let v = match col {
+            Col::Explicit(i) => &row.cols[i],
+            other => {
+                implicit = col_value(row, other);
+                &implicit
+            }
+        };
         match func {
-            Func::Eq => v == *value,
-            Func::Ne => v != *value,
-            Func::Includes => includes(&v, value),
-            Func::Excludes => excludes(&v, value),
-            f => match cmp_scalar(&v, value) {
+            Func::Eq => v == value,
+            Func::Ne => v != value,
+            Func::Includes => includes(v, value),
+            Func::Excludes => excludes(v, value),
+            f => match cmp_scalar(v, value) {
                 None => false,
                 Some(o) => match f {
                     Func::Lt => o.is_lt(),

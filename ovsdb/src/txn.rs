@@ -110,10 +110,10 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn table(&self, o: &Map<String, Value>) -> Result<(usize, TableSchema)> {
+    fn table(&self, o: &Map<String, Value>) -> Result<(usize, &'a TableSchema)> {
         let name = str_member(o, "table")?;
         let t = self.db.table_index(name)?;
-        Ok((t, self.db.table_schema(t).clone()))
+        Ok((t, self.db.table_schema(t)))
     }
 
     fn parse_where(&self, ts: &TableSchema, o: &Map<String, Value>) -> Result<Vec<Cond>> {
@@ -133,6 +133,39 @@ impl<'a> Txn<'a> {
                     _ => Vec::new(),
                 };
             }
+        }
+        // `column == value` on a column with a unique index of its own: look
+        // the committed row up, then check this transaction's own rows.
+        let ts = self.db.table_schema(t);
+        for c in conds {
+            let Some((col, value)) = c.eq_column() else {
+                continue;
+            };
+            let Some(ix) = ts.indexes.iter().position(|ix| ix.as_slice() == [col]) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            if let Some(u) = self.db.index_lookup(t, ix, std::slice::from_ref(value)) {
+                if !self.changes.contains_key(&(t, u)) {
+                    if let Some(r) = self.db.row(t, &u) {
+                        if conds.iter().all(|c| c.holds(r)) {
+                            out.push(u);
+                        }
+                    }
+                }
+            }
+            for (tt, u) in &self.order {
+                if *tt == t {
+                    if let Some(Some(r)) = self.changes.get(&(t, *u)) {
+                        if conds.iter().all(|c| c.holds(r)) {
+                            out.push(*u);
+                        }
+                    }
+                }
+            }
+            out.sort();
+            out.dedup();
+            return out;
         }
         let mut out: Vec<Uuid> = self
             .db
@@ -268,7 +301,7 @@ impl<'a> Txn<'a> {
         }
         let mut cols: Vec<Datum> = ts.columns.iter().map(|c| c.ty.default_datum()).collect();
         if let Some(r) = o.get("row") {
-            for (i, d) in self.parse_row(&ts, r, false)? {
+            for (i, d) in self.parse_row(ts, r, false)? {
                 cols[i] = d;
             }
         }
@@ -287,13 +320,13 @@ impl<'a> Txn<'a> {
 
     fn select(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
-        let conds = self.parse_where(&ts, o)?;
-        let columns = self.columns_member(&ts, o)?;
+        let conds = self.parse_where(ts, o)?;
+        let columns = self.columns_member(ts, o)?;
         let rows: Vec<Value> = self
             .matching(t, &conds)
             .iter()
             .filter_map(|u| self.row(t, u))
-            .map(|r| r.to_json(&ts, columns.as_deref()))
+            .map(|r| r.to_json(ts, columns.as_deref()))
             .collect();
         Ok(json!({"rows": rows}))
     }
@@ -324,11 +357,11 @@ impl<'a> Txn<'a> {
 
     fn update(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
-        let conds = self.parse_where(&ts, o)?;
+        let conds = self.parse_where(ts, o)?;
         let row = o
             .get("row")
             .ok_or_else(|| Error::syntax("update lacks a \"row\""))?;
-        let vals = self.parse_row(&ts, row, true)?;
+        let vals = self.parse_row(ts, row, true)?;
         let hits = self.matching(t, &conds);
         for u in &hits {
             let mut r = self.row(t, u).cloned().expect("matching rows exist");
@@ -342,7 +375,7 @@ impl<'a> Txn<'a> {
 
     fn delete(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
-        let conds = self.parse_where(&ts, o)?;
+        let conds = self.parse_where(ts, o)?;
         let hits = self.matching(t, &conds);
         for u in &hits {
             self.set_row(t, *u, None);
@@ -352,7 +385,7 @@ impl<'a> Txn<'a> {
 
     fn mutate(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
-        let conds = self.parse_where(&ts, o)?;
+        let conds = self.parse_where(ts, o)?;
         let muts = o
             .get("mutations")
             .and_then(Value::as_array)
@@ -439,9 +472,9 @@ impl<'a> Txn<'a> {
 
     fn wait(&mut self, o: &Map<String, Value>) -> Result<Value> {
         let (t, ts) = self.table(o)?;
-        let conds = self.parse_where(&ts, o)?;
+        let conds = self.parse_where(ts, o)?;
         // Open vSwitch's clients leave "columns" out when "rows" is empty.
-        let columns = self.columns_member(&ts, o)?.unwrap_or_default();
+        let columns = self.columns_member(ts, o)?.unwrap_or_default();
         let until = str_member(o, "until")?;
         if until != "==" && until != "!=" {
             return Err(Error::syntax(format!(
@@ -465,7 +498,7 @@ impl<'a> Txn<'a> {
                 .ok_or_else(|| Error::syntax(format!("wait row {w} is not an object")))?;
             let mut vals = Vec::new();
             for c in &columns {
-                let (_, ty) = lookup_col(&ts, c)?;
+                let (_, ty) = lookup_col(ts, c)?;
                 let v = wo
                     .get(c)
                     .ok_or_else(|| Error::syntax(format!("wait row {w} lacks column {c}")))?;
@@ -476,7 +509,7 @@ impl<'a> Txn<'a> {
         want_set.sort();
         let cols: Vec<Col> = columns
             .iter()
-            .map(|c| lookup_col(&ts, c).map(|x| x.0))
+            .map(|c| lookup_col(ts, c).map(|x| x.0))
             .collect::<Result<_>>()?;
         // Compared as multisets: two matching rows are not one.
         let mut have: Vec<Vec<Datum>> = self
