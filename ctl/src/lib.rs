@@ -4,9 +4,12 @@
 //! - [`vsctl`]: `rvs-vsctl`, the database front end (`ovs-vsctl`'s
 //!   language: `add-br`, `add-port`, `set`, `list`, ...).
 //!
-//! `rvs-ofctl` and `rvs-appctl` arrive with the OpenFlow and vswitchd
-//! issues.
+//! - [`appctl`]: `rvs-appctl`, questions to a running daemon (`ovs-appctl`'s
+//!   protocol).
+//!
+//! `rvs-ofctl` arrives with the OpenFlow issue.
 
 #![forbid(unsafe_code)]
 
+pub mod appctl;
 pub mod vsctl;
