@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 # System packages the tests use. Keep this list the single place they are named.
 #   iproute2            network namespaces (ip netns)
 #   openvswitch-common  the real ovsdb-client and ovsdb-server, to test against
-PACKAGES=(iproute2 openvswitch-common)
+#   iputils-ping        ICMP between test namespaces
+#   python3             small UDP senders, echo servers and sniffers in namespaces
+PACKAGES=(iproute2 openvswitch-common iputils-ping python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

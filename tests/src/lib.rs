@@ -73,6 +73,136 @@ impl Drop for NetNs {
     }
 }
 
+/// A running `rvs-vswitchd` with its embedded database, in a temporary run
+/// directory. Dropping it asks it to exit (so it removes what it created),
+/// then kills it if it did not.
+#[derive(Debug)]
+pub struct Vswitchd {
+    child: Option<std::process::Child>,
+    dir: TempDir,
+}
+
+impl Vswitchd {
+    /// Starts the daemon and waits for its control socket.
+    pub fn start() -> Vswitchd {
+        let mut v = Vswitchd {
+            child: None,
+            dir: TempDir::new("rvsw"),
+        };
+        v.spawn();
+        v
+    }
+
+    fn spawn(&mut self) {
+        let bin = workspace_bin("rvs-vswitchd", "rvs-vswitchd");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("vswitchd.log"))
+            .expect("log file");
+        let ctl = self.dir.path().join("rvs-vswitchd.ctl");
+        let _ = std::fs::remove_file(&ctl);
+        let child = Command::new(bin)
+            .arg("--rundir")
+            .arg(self.dir.path())
+            .arg("--dbdir")
+            .arg(self.dir.path())
+            .arg("--stats-interval")
+            .arg("1")
+            .stderr(log)
+            .spawn()
+            .expect("start rvs-vswitchd");
+        self.child = Some(child);
+        let t0 = std::time::Instant::now();
+        while !ctl.exists() {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "rvs-vswitchd did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The run directory (`RVS_RUNDIR` for the tools).
+    pub fn rundir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `unix:<rundir>/db.sock`.
+    pub fn db(&self) -> String {
+        format!("unix:{}", self.dir.path().join("db.sock").display())
+    }
+
+    /// What the daemon logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("vswitchd.log")).unwrap_or_default()
+    }
+
+    /// Runs `rvs-vsctl` (waiting for the switch unless `--no-wait` is
+    /// given) and returns its stdout; panics on failure.
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let bin = workspace_bin("rvs-ctl", "rvs-vsctl");
+        let out = Command::new(bin)
+            .env("RVS_RUNDIR", self.dir.path())
+            .arg("--timeout=20")
+            .args(args)
+            .output()
+            .expect("run rvs-vsctl");
+        assert!(
+            out.status.success(),
+            "rvs-vsctl {args:?} failed: {}\nswitch log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `rvs-appctl` and returns (success, stdout, stderr).
+    pub fn appctl(&self, args: &[&str]) -> (bool, String, String) {
+        let bin = workspace_bin("rvs-ctl", "rvs-appctl");
+        let out = Command::new(bin)
+            .env("RVS_RUNDIR", self.dir.path())
+            .args(args)
+            .output()
+            .expect("run rvs-appctl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Asks the daemon to exit and waits for it (up to 10 s).
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = self.appctl(&["exit"]);
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < std::time::Duration::from_secs(10) {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// Stops and starts the daemon on the same database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Vswitchd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A veth pair whose host end stays in the root namespace (for the switch
 /// to open) and whose other end is `eth0` inside a namespace, with an IPv4
 /// address. The host end is deleted on drop (which deletes both ends).

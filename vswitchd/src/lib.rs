@@ -20,5 +20,6 @@ pub mod daemon;
 pub mod mac_learning;
 pub mod ofproto;
 pub mod pmd;
+pub mod ports;
 pub mod switch;
 pub mod xlate;

@@ -7,8 +7,18 @@
 //! [`PortStats`], never returned per packet.
 //!
 //! - [`ring`]: an in-memory port pair, for tests and benchmarks.
+//! - [`afpacket`]: an existing device through AF_PACKET with mapped rings.
+//! - [`afxdp`]: an existing device through an AF_XDP socket.
+//! - [`tap`]: a TAP device (`tap` and `internal` ports).
+//! - [`csum`]: finishing the partial checksums of frames from a local stack.
 
+pub mod afpacket;
+pub mod afxdp;
+mod bpf;
+pub mod csum;
 pub mod ring;
+mod sys;
+pub mod tap;
 
 use crate::packet::{Batch, Packet, PacketPool};
 
