@@ -276,6 +276,32 @@ fn errors_deletion_and_restart() {
     ]);
     let err = sw.vsctl(&["get", "Interface", "bogus0", "error"]);
     assert!(err.contains("unsupported interface type"), "{err}");
+    sw.vsctl(&[
+        "add-port",
+        &br,
+        "bogus1",
+        "--",
+        "set",
+        "Interface",
+        "bogus1",
+        "type=afxdp",
+        "options:xdp-mode=warp",
+    ]);
+    let err = sw.vsctl(&["get", "Interface", "bogus1", "error"]);
+    assert!(err.contains("xdp-mode") && err.contains("generic"), "{err}");
+    sw.vsctl(&[
+        "add-port",
+        &br,
+        "bogus2",
+        "--",
+        "set",
+        "Interface",
+        "bogus2",
+        "type=tap",
+        "options:color=blue",
+    ]);
+    let err = sw.vsctl(&["get", "Interface", "bogus2", "error"]);
+    assert!(err.contains("takes no options"), "{err}");
     // The switch comes back from the database after a restart.
     sw.restart();
     assert!(

@@ -254,7 +254,15 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
             ctx.exit.store(true, Ordering::SeqCst);
             Ok(json!(""))
         }
-        "vlog/set" => Ok(json!("")),
+        "vlog/set" => {
+            let spec = args.first().ok_or("usage: vlog/set LEVEL")?;
+            crate::vlog::set(spec)?;
+            Ok(json!(""))
+        }
+        "vlog/list" => Ok(json!(format!(
+            "level: {}\n",
+            crate::vlog::LEVELS[crate::vlog::level() as usize]
+        ))),
         "dpif/show" => {
             if json_out {
                 return Ok(json!(names

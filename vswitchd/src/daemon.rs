@@ -24,7 +24,7 @@ pub struct Options {
     /// An external database (`unix:PATH` or `tcp:IP:PORT`) instead of the
     /// embedded one.
     pub db: Option<String>,
-    /// Poll-mode threads.
+    /// Poll-mode threads when `other_config:pmd-cpu-mask` is not set.
     pub n_pmds: usize,
     /// Seconds between statistics refreshes.
     pub stats_interval: u64,
@@ -58,6 +58,22 @@ fn monitor_requests() -> Value {
     })
 }
 
+/// The cores of `pmd-cpu-mask` (hex, as Open vSwitch takes it), or `n`
+/// unpinned threads when it is absent or invalid.
+pub fn pmd_cores(mask: Option<&String>, n: usize) -> Vec<Option<usize>> {
+    if let Some(m) = mask {
+        match u128::from_str_radix(m.trim_start_matches("0x"), 16) {
+            Ok(bits) if bits != 0 => {
+                return (0..128).filter(|i| bits >> i & 1 == 1).map(Some).collect();
+            }
+            _ => {
+                crate::warn!("other_config:pmd-cpu-mask={m:?} is not a non-zero hex mask; ignored")
+            }
+        }
+    }
+    vec![None; n.max(1)]
+}
+
 /// Runs the switch until `exit` is set (by `exit` on the control socket,
 /// or a signal handler).
 pub fn run(
@@ -83,10 +99,11 @@ pub fn run(
         json!(["Open_vSwitch", "rvs-vswitchd", monitor_requests()]),
     )?;
     let mut rw = Client::connect(&remote)?;
-    let switch = Arc::new(Mutex::new(Switch::new(
-        opts.n_pmds,
-        DatapathConfig::default(),
-    )));
+    // other_config:pmd-cpu-mask (hex) picks the cores, one PMD pinned to
+    // each; it is read at start (a change takes effect at restart).
+    let first = Config::from_results(&rw.transact("Open_vSwitch", &read_ops())?);
+    let cores = pmd_cores(first.other_config.get("pmd-cpu-mask"), opts.n_pmds);
+    let switch = Arc::new(Mutex::new(Switch::new(&cores, DatapathConfig::default())));
     let ctl = opts.rundir.join("rvs-vswitchd.ctl");
     appctl::serve(
         &ctl,
@@ -99,7 +116,7 @@ pub fn run(
         path: ctl.display().to_string(),
         source,
     })?;
-    eprintln!(
+    crate::info!(
         "rvs-vswitchd: running with database {remote}, control socket {}",
         ctl.display()
     );
@@ -121,9 +138,14 @@ pub fn run(
                     if let Some(e) = r.iter().find(|x| x.get("error").is_some()) {
                         // A concurrent change (a row deleted meanwhile):
                         // the next notification brings a fresh read.
-                        eprintln!("rvs-vswitchd: writing the switch state back failed: {e}");
+                        crate::warn!("rvs-vswitchd: writing the switch state back failed: {e}");
                         dirty = true;
                     }
+                }
+                if last.as_ref().is_some_and(|l| {
+                    l.other_config.get("pmd-cpu-mask") != cfg.other_config.get("pmd-cpu-mask")
+                }) {
+                    crate::warn!("other_config:pmd-cpu-mask changed: it takes effect when rvs-vswitchd restarts");
                 }
                 last = Some(cfg);
             }
@@ -146,10 +168,26 @@ pub fn run(
             }
         }
     }
-    eprintln!("rvs-vswitchd: exiting");
+    crate::info!("rvs-vswitchd: exiting");
     // Dropping the switch stops the PMDs and closes every port (removing
     // the devices rvs created and detaching XDP programs).
     drop(switch);
     let _ = std::fs::remove_file(opts.rundir.join("db.sock"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pmd_cores;
+
+    #[test]
+    fn pmd_cpu_mask_picks_cores() {
+        assert_eq!(
+            pmd_cores(Some(&"0x6".to_string()), 1),
+            vec![Some(1), Some(2)]
+        );
+        assert_eq!(pmd_cores(Some(&"1".to_string()), 4), vec![Some(0)]);
+        assert_eq!(pmd_cores(Some(&"zz".to_string()), 2), vec![None, None]);
+        assert_eq!(pmd_cores(None, 1), vec![None]);
+    }
 }

@@ -22,4 +22,5 @@ pub mod ofproto;
 pub mod pmd;
 pub mod ports;
 pub mod switch;
+pub mod vlog;
 pub mod xlate;

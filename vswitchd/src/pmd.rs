@@ -11,16 +11,18 @@
 //! Revalidation: whenever the snapshot or a MAC table changes, a shared
 //! sequence number moves; each PMD then re-translates every megaflow it
 //! holds and modifies or deletes only those whose answer changed. Idle
-//! megaflows (unused for [`IDLE_MS`]) are removed.
+//! megaflows (unused for [`IDLE_MS`]) are removed. About once a second each
+//! megaflow's new traffic is credited to the rules it was translated from.
 
 use crate::mac_learning::MacTable;
+use crate::ofproto::Rule;
 use crate::xlate::{translate, XBridge};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use rvs_datapath::port::{Port, PortStats};
 use rvs_datapath::{
-    Batch, Datapath, DatapathConfig, FlowKey, Megaflow, Packet, PacketPool, PmdStats, PortNo,
-    ProcessContext, PutMode, Transmit, UpcallHandler, UpcallReply,
+    Batch, Datapath, DatapathConfig, FlowKey, FlowMask, Megaflow, Packet, PacketPool, PmdStats,
+    PortNo, ProcessContext, PutMode, Transmit, UpcallHandler, UpcallReply,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,6 +120,8 @@ pub enum PmdCmd {
     ClearStats,
     /// Remove every megaflow.
     FlushFlows,
+    /// Change the most megaflows kept.
+    SetFlowLimit(usize),
     /// Exit the loop.
     Stop,
 }
@@ -131,6 +135,7 @@ impl std::fmt::Debug for PmdCmd {
             PmdCmd::DumpFlows(_) => write!(f, "DumpFlows"),
             PmdCmd::ClearStats => write!(f, "ClearStats"),
             PmdCmd::FlushFlows => write!(f, "FlushFlows"),
+            PmdCmd::SetFlowLimit(n) => write!(f, "SetFlowLimit({n})"),
             PmdCmd::Stop => write!(f, "Stop"),
         }
     }
@@ -163,8 +168,8 @@ pub struct PmdHandle {
 }
 
 impl PmdHandle {
-    /// Starts PMD `id` for `core` (recorded for reports; pinning the thread
-    /// to it comes with `other_config:pmd-cpu-mask`).
+    /// Starts PMD `id`, pinned to `core` when given (a failure to pin is
+    /// logged and the thread runs unpinned).
     pub fn start(
         id: usize,
         core: Option<usize>,
@@ -174,7 +179,16 @@ impl PmdHandle {
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name(format!("pmd{id}"))
-            .spawn(move || Pmd::new(id, core, shared, config).run(rx))
+            .spawn(move || {
+                let mut pinned = None;
+                if let Some(c) = core {
+                    match rvs_datapath::port::pin_thread_to_core(c) {
+                        Ok(()) => pinned = Some(c),
+                        Err(e) => crate::warn!("pmd{id}: {e}; running unpinned"),
+                    }
+                }
+                Pmd::new(id, pinned, shared, config).run(rx)
+            })
             .expect("spawn a PMD thread");
         PmdHandle {
             id,
@@ -225,13 +239,33 @@ impl Transmit for PortTable<'_> {
     }
 }
 
+/// Which rules a megaflow came from, and how much of its traffic has been
+/// credited to them so far.
+#[derive(Debug, Default)]
+struct Attribution {
+    rules: Vec<Arc<Rule>>,
+    packets: u64,
+    bytes: u64,
+}
+
+type Attributions = HashMap<(FlowKey, FlowMask), Attribution>;
+
 struct Upcaller<'a> {
     shared: &'a Shared,
+    attributions: &'a mut Attributions,
 }
 
 impl UpcallHandler for Upcaller<'_> {
     fn upcall(&mut self, key: &FlowKey, _packet: &Packet) -> Option<UpcallReply> {
         let t = self.shared.translate(key, true)?;
+        self.attributions.insert(
+            (key.masked(&t.mask), t.mask),
+            Attribution {
+                rules: t.rules,
+                packets: 0,
+                bytes: 0,
+            },
+        );
         Some(UpcallReply {
             actions: t.actions.into_boxed_slice(),
             mask: t.mask,
@@ -253,6 +287,7 @@ struct Pmd {
     busy_ns: u64,
     revalidations: u64,
     expired: u64,
+    attributions: Attributions,
 }
 
 impl Pmd {
@@ -271,6 +306,7 @@ impl Pmd {
             busy_ns: 0,
             revalidations: 0,
             expired: 0,
+            attributions: HashMap::new(),
         }
     }
 
@@ -294,6 +330,7 @@ impl Pmd {
                 }
                 let mut up = Upcaller {
                     shared: &self.shared,
+                    attributions: &mut self.attributions,
                 };
                 let mut tx = PortTable {
                     ports: &mut self.ports,
@@ -332,6 +369,7 @@ impl Pmd {
                 }
                 if now_ms >= last_expire + 1000 {
                     last_expire = now_ms;
+                    self.credit_rules();
                     self.expire(now_ms);
                 }
                 if got == 0 && self.ports.is_empty() {
@@ -369,6 +407,7 @@ impl Pmd {
                 self.busy_ns = 0;
             }
             PmdCmd::FlushFlows => self.dp.flow_flush(),
+            PmdCmd::SetFlowLimit(n) => self.dp.set_flow_limit(n),
             PmdCmd::Stop => return false,
         }
         true
@@ -393,9 +432,36 @@ impl Pmd {
         }
     }
 
+    /// Credits each megaflow's traffic since the last pass to the rules it
+    /// came from (what `dump-flows` counters show), and forgets megaflows
+    /// that are gone.
+    fn credit_rules(&mut self) {
+        let mut live = std::collections::HashSet::new();
+        for (_, f) in self.dp.flow_dump() {
+            let k = (f.key, f.mask);
+            if let Some(a) = self.attributions.get_mut(&k) {
+                let (p, b) = (
+                    f.stats.packets.saturating_sub(a.packets),
+                    f.stats.bytes.saturating_sub(a.bytes),
+                );
+                if p > 0 {
+                    for r in &a.rules {
+                        r.stats.credit(p, b);
+                    }
+                }
+                a.packets = f.stats.packets;
+                a.bytes = f.stats.bytes;
+            }
+            live.insert(k);
+        }
+        self.attributions.retain(|k, _| live.contains(k));
+    }
+
     /// Re-translates every megaflow; keeps, modifies or deletes each.
     fn revalidate(&mut self) {
         self.revalidations += 1;
+        // Traffic so far belongs to the rules that produced it.
+        self.credit_rules();
         let flows: Vec<_> = self.dp.flow_dump().collect();
         for (r, f) in flows {
             match self.shared.translate(&f.key, false) {
@@ -405,9 +471,13 @@ impl Pmd {
                             .dp
                             .flow_put(&f.key, &f.mask, &t.actions, PutMode::Modify);
                     }
+                    if let Some(a) = self.attributions.get_mut(&(f.key, f.mask)) {
+                        a.rules = t.rules;
+                    }
                 }
                 _ => {
                     self.dp.flow_del_ref(r);
+                    self.attributions.remove(&(f.key, f.mask));
                 }
             }
         }

@@ -45,6 +45,7 @@ pub struct Switch {
     failed: HashMap<String, (String, BTreeMap<String, String>, String)>,
     next_pmd: usize,
     tables: HashMap<String, Arc<FlowTables>>,
+    flow_limit: usize,
 }
 
 impl std::fmt::Debug for Switch {
@@ -68,11 +69,15 @@ fn mac_text(m: [u8; 6]) -> String {
 }
 
 impl Switch {
-    /// A switch with `n_pmds` poll-mode threads.
-    pub fn new(n_pmds: usize, dp: DatapathConfig) -> Switch {
+    /// A switch with one poll-mode thread per entry of `cores` (each pinned
+    /// to that core when it is `Some`).
+    pub fn new(cores: &[Option<usize>], dp: DatapathConfig) -> Switch {
         let shared = Arc::new(Shared::default());
-        let pmds = (0..n_pmds.max(1))
-            .map(|i| PmdHandle::start(i, Some(i), shared.clone(), dp))
+        let cores = if cores.is_empty() { &[None][..] } else { cores };
+        let pmds = cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| PmdHandle::start(i, *c, shared.clone(), dp))
             .collect();
         Switch {
             shared,
@@ -81,6 +86,7 @@ impl Switch {
             failed: HashMap::new(),
             next_pmd: 0,
             tables: HashMap::new(),
+            flow_limit: 200_000,
         }
     }
 
@@ -228,12 +234,44 @@ impl Switch {
                 }
             }
         }
+        self.apply_other_config(cfg);
         self.publish(cfg);
         if let Some(root) = &cfg.root {
             ops.push(json!({"op": "update", "table": "Open_vSwitch",
                             "where": [["_uuid", "==", uuid_json(root)]], "row": {"cur_cfg": cfg.next_cfg}}));
         }
         ops
+    }
+
+    /// `Open_vSwitch other_config:flow-limit` and the bridges'
+    /// `other_config:mac-aging-time` / `mac-table-size`. Values that are not
+    /// numbers are logged and ignored (the column has no error to set).
+    fn apply_other_config(&mut self, cfg: &Config) {
+        let num = |m: &BTreeMap<String, String>, k: &str, what: &str| -> Option<u64> {
+            let v = m.get(k)?;
+            match v.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    crate::warn!("{what} other_config:{k}={v:?} is not a positive number; ignored");
+                    None
+                }
+            }
+        };
+        let limit =
+            num(&cfg.other_config, "flow-limit", "Open_vSwitch").unwrap_or(200_000) as usize;
+        if limit != self.flow_limit {
+            self.flow_limit = limit;
+            for p in &self.pmds {
+                p.send(PmdCmd::SetFlowLimit(limit));
+            }
+        }
+        if let Ok(mut macs) = self.shared.macs.lock() {
+            for (b, br) in &cfg.bridges {
+                let t = macs.entry(b.clone()).or_default();
+                t.aging = num(&br.other_config, "mac-aging-time", b).unwrap_or(300);
+                t.max = num(&br.other_config, "mac-table-size", b).unwrap_or(2048) as usize;
+            }
+        }
     }
 
     /// Publishes the translation snapshot for the open ports.
@@ -357,7 +395,7 @@ mod tests {
 
     #[test]
     fn opens_ports_reports_errors_and_bumps_cur_cfg() {
-        let mut sw = Switch::new(1, DatapathConfig::default());
+        let mut sw = Switch::new(&[None], DatapathConfig::default());
         let c = cfg(vec![
             iface("br0", "internal", None),
             iface("p1", "", Some(7)),
@@ -387,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_bad_bridge_name_gets_an_error_not_a_half_built_bridge() {
-        let mut sw = Switch::new(1, DatapathConfig::default());
+        let mut sw = Switch::new(&[None], DatapathConfig::default());
         let mut c = cfg(vec![iface("p1", "", None)]);
         let br = c.bridges.remove("br0").unwrap();
         c.bridges.insert("this-name-is-far-too-long".into(), br);

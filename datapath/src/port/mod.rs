@@ -83,3 +83,11 @@ pub trait Port: Send {
         true
     }
 }
+
+/// Pins the calling thread (a poll-mode thread) to `core`.
+pub fn pin_thread_to_core(core: usize) -> Result<(), PortError> {
+    sys::pin_current_thread(core).map_err(|source| PortError::Io {
+        what: format!("cannot pin the thread to core {core}"),
+        source,
+    })
+}

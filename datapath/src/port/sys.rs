@@ -492,3 +492,25 @@ impl SendMmsg {
 // `send` call, which borrows what they point to; between calls they are
 // stale and never read.
 unsafe impl Send for SendMmsg {}
+
+/// Pins the calling thread to one CPU.
+pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
+    if core >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("core {core} is out of range"),
+        ));
+    }
+    // SAFETY: cpu_set_t is plain data for which all-zero is a valid empty
+    // set; CPU_SET writes within it for core < CPU_SETSIZE (checked above).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `set` is a valid, exclusively borrowed cpu_set_t.
+    unsafe { libc::CPU_SET(core, &mut set) };
+    // SAFETY: pid 0 is the calling thread; the pointer and size describe
+    // `set`, which lives across the call.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
