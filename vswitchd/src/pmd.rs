@@ -153,8 +153,11 @@ pub struct PmdReport {
     pub idle_iterations: u64,
     /// Time spent in busy iterations (ns).
     pub busy_ns: u64,
-    /// Per port: number, name, counters.
-    pub ports: Vec<(PortNo, String, PortStats)>,
+    /// Per port: number, name, counters, and the time (ns) spent receiving
+    /// and processing its packets since the counters were cleared.
+    pub ports: Vec<(PortNo, String, PortStats, u64)>,
+    /// Nanoseconds since the counters were cleared.
+    pub elapsed_ns: u64,
     pub revalidations: u64,
     pub expired: u64,
 }
@@ -285,6 +288,9 @@ struct Pmd {
     busy: u64,
     idle: u64,
     busy_ns: u64,
+    /// Per entry of `ports`: busy time spent on it.
+    rxq_busy_ns: Vec<u64>,
+    since: Instant,
     revalidations: u64,
     expired: u64,
     attributions: Attributions,
@@ -304,6 +310,8 @@ impl Pmd {
             busy: 0,
             idle: 0,
             busy_ns: 0,
+            rxq_busy_ns: Vec::new(),
+            since: Instant::now(),
             revalidations: 0,
             expired: 0,
             attributions: HashMap::new(),
@@ -325,6 +333,7 @@ impl Pmd {
                     continue;
                 }
                 got += n;
+                let tp = Instant::now();
                 for p in self.batch.packets_mut() {
                     p.in_port = no;
                 }
@@ -347,6 +356,7 @@ impl Pmd {
                 for u in self.dp.drain_userspace() {
                     self.pool.put(u.packet);
                 }
+                self.rxq_busy_ns[i] += tp.elapsed().as_nanos() as u64;
             }
             if got > 0 {
                 self.busy += 1;
@@ -384,12 +394,13 @@ impl Pmd {
         match cmd {
             PmdCmd::AddPort(no, port) => {
                 if self.dp.add_port(no).is_ok() {
-                    self.ports.retain(|(n, _)| *n != no);
+                    self.remove_port(no);
                     self.ports.push((no, port));
+                    self.rxq_busy_ns.push(0);
                 }
             }
             PmdCmd::DelPort(no) => {
-                self.ports.retain(|(n, _)| *n != no);
+                self.remove_port(no);
                 self.dp.del_port(no);
                 // Megaflows that output to or came from the port go stale.
                 self.revalidate();
@@ -405,12 +416,21 @@ impl Pmd {
                 self.busy = 0;
                 self.idle = 0;
                 self.busy_ns = 0;
+                self.rxq_busy_ns.iter_mut().for_each(|b| *b = 0);
+                self.since = Instant::now();
             }
             PmdCmd::FlushFlows => self.dp.flow_flush(),
             PmdCmd::SetFlowLimit(n) => self.dp.set_flow_limit(n),
             PmdCmd::Stop => return false,
         }
         true
+    }
+
+    fn remove_port(&mut self, no: PortNo) {
+        if let Some(i) = self.ports.iter().position(|(n, _)| *n == no) {
+            self.ports.remove(i);
+            self.rxq_busy_ns.remove(i);
+        }
     }
 
     fn report(&self) -> PmdReport {
@@ -425,8 +445,10 @@ impl Pmd {
             ports: self
                 .ports
                 .iter()
-                .map(|(n, p)| (*n, p.name().to_string(), p.stats()))
+                .zip(&self.rxq_busy_ns)
+                .map(|((n, p), b)| (*n, p.name().to_string(), p.stats(), *b))
                 .collect(),
+            elapsed_ns: self.since.elapsed().as_nanos() as u64,
             revalidations: self.revalidations,
             expired: self.expired,
         }

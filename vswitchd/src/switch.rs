@@ -43,7 +43,6 @@ pub struct Switch {
     /// Interfaces that failed, with their error, so it is not retried and
     /// rewritten on every reconciliation.
     failed: HashMap<String, (String, BTreeMap<String, String>, String)>,
-    next_pmd: usize,
     tables: HashMap<String, Arc<FlowTables>>,
     flow_limit: usize,
 }
@@ -84,7 +83,6 @@ impl Switch {
             pmds,
             open: HashMap::new(),
             failed: HashMap::new(),
-            next_pmd: 0,
             tables: HashMap::new(),
             flow_limit: 200_000,
         }
@@ -112,6 +110,25 @@ impl Switch {
             .collect();
         v.sort();
         v
+    }
+
+    /// The PMD with the least measured receive work (busy time of its
+    /// ports), ties broken by fewer ports: where a new port's queue goes.
+    fn least_loaded_pmd(&self) -> usize {
+        if self.pmds.len() == 1 {
+            return 0;
+        }
+        let mut best = (u64::MAX, usize::MAX, 0);
+        for (i, p) in self.pmds.iter().enumerate() {
+            let (load, n) = p
+                .report()
+                .map(|r| (r.ports.iter().map(|x| x.3).sum::<u64>(), r.ports.len()))
+                .unwrap_or((u64::MAX, usize::MAX));
+            if (load, n) < (best.0, best.1) {
+                best = (load, n, i);
+            }
+        }
+        best.2
     }
 
     fn free_dp_port(&self) -> PortNo {
@@ -203,8 +220,7 @@ impl Switch {
                     let dp_port = self.free_dp_port();
                     let mac = port.mac();
                     let up = port.link_up();
-                    let pmd = self.next_pmd % self.pmds.len();
-                    self.next_pmd += 1;
+                    let pmd = self.least_loaded_pmd();
                     self.pmds[pmd].send(PmdCmd::AddPort(dp_port, port));
                     self.open.insert(
                         name.clone(),
@@ -306,7 +322,7 @@ impl Switch {
         let mut by_dp: HashMap<PortNo, rvs_datapath::port::PortStats> = HashMap::new();
         for pmd in &self.pmds {
             if let Some(r) = pmd.report() {
-                for (no, _, s) in r.ports {
+                for (no, _, s, _) in r.ports {
                     by_dp.insert(no, s);
                 }
             }
@@ -421,6 +437,19 @@ mod tests {
         let c2 = cfg(vec![iface("br0", "internal", None)]);
         sw.reconcile(&c2, &mut Rings);
         assert_eq!(sw.ports().len(), 1);
+    }
+
+    #[test]
+    fn new_ports_go_to_the_least_loaded_pmd() {
+        let mut sw = Switch::new(&[None, None], DatapathConfig::default());
+        let c = cfg(vec![iface("p1", "", None), iface("p2", "", None)]);
+        sw.reconcile(&c, &mut Rings);
+        let per_pmd: Vec<usize> = sw
+            .pmds()
+            .iter()
+            .map(|p| p.report().unwrap().ports.len())
+            .collect();
+        assert_eq!(per_pmd, vec![1, 1], "both idle: one port each");
     }
 
     #[test]
