@@ -1,15 +1,19 @@
 //! rvs-pktgen: traffic generation and measurement for rvs.
 //!
-//! Today it holds the datapath micro-benchmark ([`micro`]) and the
-//! configuration database benchmark ([`dbbench`], binary `rvs-dbbench`); generators over
-//! real ports (vhost-user, AF_XDP, AF_PACKET) and side-by-side runs against
-//! Open vSwitch and the Linux bridge come with the port issues.
+//! It holds the datapath micro-benchmark ([`micro`]), the configuration
+//! database benchmark ([`dbbench`], binary `rvs-dbbench`), a packet
+//! generator over rvs's AF_XDP and AF_PACKET ports ([`gen`]) and the veth
+//! throughput benchmark that runs it against rvs-vswitchd and the Linux
+//! bridge side by side ([`veth`]). Generators over vhost-user and runs
+//! against Open vSwitch come with their issues.
 //!
 //! The binary installs [`CountingAlloc`] as its global allocator so that
 //! allocations per packet is a measured number, not a belief.
 
 pub mod dbbench;
+pub mod gen;
 pub mod micro;
+pub mod veth;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

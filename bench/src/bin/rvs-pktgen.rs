@@ -1,8 +1,11 @@
-//! `rvs-pktgen`: the rvs traffic generator and benchmark driver.
+//! `rvs-pktgen`: the rvs traffic generator and benchmark driver (`micro`,
+//! `gen`, `veth`).
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+use rvs_bench::gen::{self, GenKind, GenOptions};
 use rvs_bench::micro::{self, Case, CaseKind, MicroOptions};
+use rvs_bench::veth::{self, SwitchKind, VethOptions};
 use rvs_bench::CountingAlloc;
 
 #[global_allocator]
@@ -15,9 +18,15 @@ static GLOBAL: CountingAlloc = CountingAlloc;
     about = "Traffic generator and benchmarks for the rvs virtual switch",
     long_about = "Traffic generator and benchmarks for the rvs virtual switch.\n\n\
         Subcommands:\n  micro   the datapath fast path in-process on one thread \
-        (parse, EMC, megaflow cache, upcall+install), printing Mpps and ns/packet.\n\n\
+        (parse, EMC, megaflow cache, upcall+install), printing Mpps and ns/packet.\n  \
+        gen     send UDP frames on a device through an rvs AF_XDP or AF_PACKET port.\n  \
+        veth    switch throughput between two namespaces over veths: rvs-vswitchd \
+        (AF_XDP, AF_PACKET ports) and the Linux bridge side by side (root).\n\n\
         Examples:\n  rvs-pktgen micro\n  rvs-pktgen micro --case emc_hit --flows 8192 --json\n  \
-        valgrind --tool=callgrind rvs-pktgen micro --case megaflow_hit --subtables 10 --packets 100000 --repeat 1"
+        valgrind --tool=callgrind rvs-pktgen micro --case megaflow_hit --subtables 10 --packets 100000 --repeat 1\n  \
+        cargo build --release -p rvs-bench -p rvs-vswitchd -p rvs-ctl && \
+        sudo target/release/rvs-pktgen veth --seconds 5 --rounds 3\n  \
+        ip netns exec NS rvs-pktgen gen --iface eth0 --kind afxdp --seconds 5 --dst-mac 02:00:00:00:00:02"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,11 +72,147 @@ enum Command {
         #[arg(long)]
         emc_insert_inv_prob: Option<u32>,
     },
+    /// Packet generator: UDP frames on a device through an rvs port.
+    ///
+    /// Sends Ethernet/IPv4/UDP frames (valid IPv4 checksum, UDP checksum 0,
+    /// --flows source ports) as fast as the port takes them, in bursts of
+    /// 32, for --seconds; then prints one JSON line: sent, seconds, mpps,
+    /// tx_dropped, allocs_per_pkt. Run it in a namespace with `ip netns exec`.
+    Gen {
+        /// The device to send on.
+        #[arg(long)]
+        iface: String,
+        /// The rvs port: afxdp (generic mode) or afpacket.
+        #[arg(long, default_value = "afxdp")]
+        kind: String,
+        /// How long to send.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Destination MAC address.
+        #[arg(long, default_value = "02:00:00:00:00:02")]
+        dst_mac: String,
+        /// Source MAC address (default: the device's).
+        #[arg(long)]
+        src_mac: Option<String>,
+        /// Distinct flows (UDP source ports).
+        #[arg(long, default_value_t = 1)]
+        flows: u32,
+        /// Frame size on the wire in bytes, FCS included (64 to 1518).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+    },
+    /// Switch throughput over veth pairs between two namespaces (as root).
+    ///
+    /// For each round and each switch (interleaved): fresh gen and sink
+    /// namespaces, each with a veth pair; the switch joins the host ends;
+    /// `rvs-pktgen gen` sends from gen to the sink's MAC; the sink's eth0
+    /// rx_packets counts what was forwarded. Prints offered and forwarded
+    /// Mpps per sample and the median per switch. rvs-vswitchd, rvs-vsctl
+    /// and rvs-appctl must sit next to this executable (cargo build
+    /// --release -p rvs-bench -p rvs-vswitchd -p rvs-ctl).
+    Veth {
+        /// Comma-separated switches: rvs-afxdp, rvs-afpacket, linux-bridge.
+        #[arg(long, default_value = "rvs-afxdp,rvs-afpacket,linux-bridge")]
+        switch: String,
+        /// Generator run time per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Rounds; each measures every switch once.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The generator's port: afxdp or afpacket.
+        #[arg(long, default_value = "afxdp")]
+        gen: String,
+        /// Distinct flows (UDP source ports).
+        #[arg(long, default_value_t = 1)]
+        flows: u32,
+        /// Frame size on the wire in bytes, FCS included (64 to 1518).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// One JSON object per sample and per switch summary instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn gen_kind(name: &str) -> Result<GenKind> {
+    match GenKind::from_name(name) {
+        Some(k) => Ok(k),
+        None => bail!("unknown port kind {name:?}: choose afxdp or afpacket"),
+    }
+}
+
+fn mac(what: &str, s: &str) -> Result<[u8; 6]> {
+    match gen::parse_mac(s) {
+        Some(m) => Ok(m),
+        None => bail!("{what} {s:?} is not a MAC address like 02:00:00:00:00:02"),
+    }
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Gen {
+            iface,
+            kind,
+            seconds,
+            dst_mac,
+            src_mac,
+            flows,
+            size,
+        } => {
+            let opts = GenOptions {
+                iface,
+                kind: gen_kind(&kind)?,
+                seconds,
+                dst_mac: mac("--dst-mac", &dst_mac)?,
+                src_mac: src_mac.map(|m| mac("--src-mac", &m)).transpose()?,
+                flows,
+                size,
+            };
+            let r = gen::generate(&opts)?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
+        Command::Veth {
+            switch,
+            seconds,
+            rounds,
+            gen,
+            flows,
+            size,
+            json,
+        } => {
+            let mut switches = Vec::new();
+            for name in switch.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match SwitchKind::from_name(name) {
+                    Some(k) if !switches.contains(&k) => switches.push(k),
+                    Some(_) => bail!("--switch names {name} twice"),
+                    None => bail!(
+                        "unknown switch {name:?}: choose from rvs-afxdp, rvs-afpacket, linux-bridge"
+                    ),
+                }
+            }
+            if !(gen::MIN_SIZE..=gen::MAX_SIZE).contains(&size) {
+                bail!(
+                    "--size must be between {} and {} bytes",
+                    gen::MIN_SIZE,
+                    gen::MAX_SIZE
+                );
+            }
+            if flows == 0 {
+                bail!("--flows must be at least 1");
+            }
+            veth::run_veth(&VethOptions {
+                switches,
+                seconds,
+                rounds,
+                gen: gen_kind(&gen)?,
+                flows,
+                size,
+                json,
+            })
+        }
         Command::Micro {
             case,
             flows,
