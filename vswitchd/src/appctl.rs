@@ -320,7 +320,7 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                     .map(|r| json!({"pmd": r.id, "packets": r.stats.rx_packets, "emc_hits": r.stats.emc_hits,
                         "megaflow_hits": r.stats.megaflow_hits, "upcalls": r.stats.upcalls,
                         "lost": r.stats.total_drops(), "megaflows": r.megaflows,
-                        "ports": r.ports.iter().map(|(_, n, _, busy)| json!({"name": n, "busy_ns": busy})).collect::<Vec<_>>(),
+                        "ports": r.ports.iter().map(|p| json!({"name": p.name, "busy_ns": p.busy_ns})).collect::<Vec<_>>(),
                         "elapsed_ns": r.elapsed_ns}))
                     .collect::<Vec<_>>()));
             }
@@ -332,8 +332,8 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                     r.core.unwrap_or(r.id)
                 );
                 if method == "dpif-netdev/pmd-rxq-show" {
-                    for (_, n, _, busy) in &r.ports {
-                        let usage = *busy as f64 / r.elapsed_ns.max(1) as f64;
+                    for p in &r.ports {
+                        let (n, usage) = (&p.name, p.busy_ns as f64 / r.elapsed_ns.max(1) as f64);
                         let _ = writeln!(
                             s,
                             "  port: {n:<16} queue-id: 0  pmd usage: {:>3.0} %",

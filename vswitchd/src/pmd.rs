@@ -153,13 +153,24 @@ pub struct PmdReport {
     pub idle_iterations: u64,
     /// Time spent in busy iterations (ns).
     pub busy_ns: u64,
-    /// Per port: number, name, counters, and the time (ns) spent receiving
-    /// and processing its packets since the counters were cleared.
-    pub ports: Vec<(PortNo, String, PortStats, u64)>,
+    /// Per port.
+    pub ports: Vec<PortReport>,
     /// Nanoseconds since the counters were cleared.
     pub elapsed_ns: u64,
     pub revalidations: u64,
     pub expired: u64,
+}
+
+/// One port of a PMD.
+#[derive(Debug, Clone)]
+pub struct PortReport {
+    pub no: PortNo,
+    pub name: String,
+    pub stats: PortStats,
+    /// Time (ns) spent receiving and processing its packets since the
+    /// counters were cleared.
+    pub busy_ns: u64,
+    pub link_up: bool,
 }
 
 /// A running PMD.
@@ -446,7 +457,13 @@ impl Pmd {
                 .ports
                 .iter()
                 .zip(&self.rxq_busy_ns)
-                .map(|((n, p), b)| (*n, p.name().to_string(), p.stats(), *b))
+                .map(|((n, p), b)| PortReport {
+                    no: *n,
+                    name: p.name().to_string(),
+                    stats: p.stats(),
+                    busy_ns: *b,
+                    link_up: p.link_up(),
+                })
                 .collect(),
             elapsed_ns: self.since.elapsed().as_nanos() as u64,
             revalidations: self.revalidations,

@@ -122,7 +122,12 @@ impl Switch {
         for (i, p) in self.pmds.iter().enumerate() {
             let (load, n) = p
                 .report()
-                .map(|r| (r.ports.iter().map(|x| x.3).sum::<u64>(), r.ports.len()))
+                .map(|r| {
+                    (
+                        r.ports.iter().map(|x| x.busy_ns).sum::<u64>(),
+                        r.ports.len(),
+                    )
+                })
                 .unwrap_or((u64::MAX, usize::MAX));
             if (load, n) < (best.0, best.1) {
                 best = (load, n, i);
@@ -317,13 +322,14 @@ impl Switch {
         self.shared.publish(BridgeSet::new(bridges));
     }
 
-    /// Database operations that store every interface's counters.
+    /// Database operations that store every interface's counters and link
+    /// state.
     pub fn statistics_ops(&self, cfg: &Config) -> Vec<Value> {
-        let mut by_dp: HashMap<PortNo, rvs_datapath::port::PortStats> = HashMap::new();
+        let mut by_dp: HashMap<PortNo, crate::pmd::PortReport> = HashMap::new();
         for pmd in &self.pmds {
             if let Some(r) = pmd.report() {
-                for (no, _, s, _) in r.ports {
-                    by_dp.insert(no, s);
+                for p in r.ports {
+                    by_dp.insert(p.no, p);
                 }
             }
         }
@@ -334,14 +340,16 @@ impl Switch {
                     let Some(o) = self.open.get(&i.name) else {
                         continue;
                     };
-                    let Some(s) = by_dp.get(&o.dp_port) else {
+                    let Some(port) = by_dp.get(&o.dp_port) else {
                         continue;
                     };
+                    let s = &port.stats;
                     ops.push(json!({"op": "update", "table": "Interface",
                         "where": [["_uuid", "==", uuid_json(&i.uuid)]],
                         "row": {"statistics": ["map", [
                             ["rx_bytes", s.rx_bytes], ["rx_dropped", s.rx_dropped], ["rx_packets", s.rx_packets],
-                            ["tx_bytes", s.tx_bytes], ["tx_dropped", s.tx_dropped], ["tx_packets", s.tx_packets]]]}}));
+                            ["tx_bytes", s.tx_bytes], ["tx_dropped", s.tx_dropped], ["tx_packets", s.tx_packets]]],
+                            "link_state": if port.link_up { "up" } else { "down" }}}));
                 }
             }
         }
