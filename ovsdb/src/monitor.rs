@@ -207,56 +207,47 @@ impl Monitor {
             };
             let ts = db.table_schema(ch.table);
             let plain = self.flavor == Flavor::Plain;
+            // A row this client starts or stops seeing: an insert or a delete.
+            let inserted = |new: &Row| {
+                let cols = self.columns_for(reqs, new, |s| s.insert)?;
+                let row = row_json(ts, new, &cols, !plain);
+                Some(if plain {
+                    serde_json::json!({"new": row})
+                } else {
+                    serde_json::json!({"insert": row})
+                })
+            };
+            let deleted = |old: &Row| {
+                let cols = self.columns_for(reqs, old, |s| s.delete)?;
+                Some(if plain {
+                    serde_json::json!({"old": row_json(ts, old, &cols, false)})
+                } else {
+                    serde_json::json!({"delete": null})
+                })
+            };
             let upd = match (&ch.old, &ch.new) {
-                (None, Some(new)) => {
-                    let Some(cols) = self.columns_for(reqs, new, |s| s.insert) else {
-                        continue;
-                    };
-                    let row = row_json(ts, new, &cols, !plain);
-                    if plain {
-                        serde_json::json!({"new": row})
-                    } else {
-                        serde_json::json!({"insert": row})
-                    }
-                }
-                (Some(old), None) => {
-                    let Some(cols) = self.columns_for(reqs, old, |s| s.delete) else {
-                        continue;
-                    };
-                    if plain {
-                        serde_json::json!({"old": row_json(ts, old, &cols, false)})
-                    } else {
-                        serde_json::json!({"delete": null})
-                    }
-                }
+                (None, Some(new)) => match inserted(new) {
+                    Some(u) => u,
+                    None => continue,
+                },
+                (Some(old), None) => match deleted(old) {
+                    Some(u) => u,
+                    None => continue,
+                },
                 (Some(old), Some(new)) => {
                     let was = reqs.iter().any(|q| q.selects(old));
                     let is = reqs.iter().any(|q| q.selects(new));
                     match (was, is) {
                         (false, false) => continue,
-                        // Entering or leaving the condition: an insert or a
-                        // delete for this client.
-                        (false, true) => {
-                            let Some(cols) = self.columns_for(reqs, new, |s| s.insert) else {
-                                continue;
-                            };
-                            let row = row_json(ts, new, &cols, !plain);
-                            if plain {
-                                serde_json::json!({"new": row})
-                            } else {
-                                serde_json::json!({"insert": row})
-                            }
-                        }
-                        (true, false) => {
-                            let Some(cols) = self.columns_for(reqs, old, |s| s.delete) else {
-                                continue;
-                            };
-                            if plain {
-                                serde_json::json!({"old": row_json(ts, old, &cols, false)})
-                            } else {
-                                serde_json::json!({"delete": null})
-                            }
-                        }
+                        // Entering or leaving the condition.
+                        (false, true) => match inserted(new) {
+                            Some(u) => u,
+                            None => continue,
+                        },
+                        (true, false) => match deleted(old) {
+                            Some(u) => u,
+                            None => continue,
+                        },
                         (true, true) => {
                             let Some(cols) = self.columns_for(reqs, new, |s| s.modify) else {
                                 continue;
