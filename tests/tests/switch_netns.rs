@@ -5,7 +5,15 @@
 use rvs_tests::{ovs_vsctl, run_status, unique_name, ChildGuard, Veth, Vswitchd};
 use serde_json::Value;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// One switch at a time: each busy-polls a core, and this machine has two.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Counts, inside `v`'s namespace, frames to UDP port `port` seen on eth0
 /// during `secs` seconds (a raw socket, so it sees what the switch floods).
@@ -67,6 +75,7 @@ fn ping(v: &Veth, dst: &str) -> bool {
 
 #[test]
 fn hosts_reach_each_other_learning_stops_flooding_one_megaflow_per_pair() {
+    let _serial = serial();
     let sw = Vswitchd::start();
     let a = Veth::new("rsa", "10.81.0.1");
     let b = Veth::new("rsb", "10.81.0.2");
@@ -180,6 +189,7 @@ print(res)"#
 
 #[test]
 fn vlans_isolate_access_ports_and_a_trunk_carries_both() {
+    let _serial = serial();
     let sw = Vswitchd::start();
     let a = Veth::new("rva", "10.82.0.1");
     let a2 = Veth::new("rvz", "10.82.0.4");
@@ -246,6 +256,7 @@ fn vlans_isolate_access_ports_and_a_trunk_carries_both() {
 
 #[test]
 fn errors_deletion_and_restart() {
+    let _serial = serial();
     let mut sw = Vswitchd::start();
     let a = Veth::new("rda", "10.86.0.1");
     let b = Veth::new("rdb", "10.86.0.2");
@@ -339,6 +350,7 @@ fn errors_deletion_and_restart() {
 
 #[test]
 fn bridge_names_that_cannot_be_devices_get_an_error() {
+    let _serial = serial();
     let sw = Vswitchd::start();
     sw.vsctl(&["add-br", "name-far-too-long-for-linux"]);
     let err = sw.vsctl(&["get", "Interface", "name-far-too-long-for-linux", "error"]);
@@ -347,6 +359,7 @@ fn bridge_names_that_cannot_be_devices_get_an_error() {
 
 #[test]
 fn the_real_ovs_vsctl_drives_it_without_no_wait() {
+    let _serial = serial();
     let sw = Vswitchd::start();
     let a = Veth::new("roa", "10.87.0.1");
     let b = Veth::new("rob", "10.87.0.2");
