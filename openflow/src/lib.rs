@@ -1,5 +1,5 @@
-//! rvs-openflow: the OpenFlow 1.3 wire protocol (and, next, the
-//! `ovs-ofctl` flow syntax), in one place for the switch (rvs-vswitchd) and
+//! rvs-openflow: the OpenFlow 1.3 wire protocol and the `ovs-ofctl` flow
+//! syntax ([`flow_syntax`]), in one place for the switch (rvs-vswitchd) and
 //! the client (rvs-ofctl), so that no message is ever encoded twice.
 //!
 //! # The contract
@@ -34,6 +34,7 @@
 
 pub mod action;
 pub mod error;
+pub mod flow_syntax;
 pub mod framer;
 pub mod header;
 pub mod instruction;
