@@ -271,6 +271,28 @@ pub fn u64_to_mac(v: u64) -> [u8; 6] {
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
 
+/// A MAC address as text, `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (hex digits, either case).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
 impl FlowKey {
     /// Ethernet destination.
     #[inline(always)]
@@ -537,6 +559,16 @@ mod tests {
         assert_eq!(k.tcp_flags(), 0xfff);
         assert_eq!(k.ipv6_src(), a6);
         assert_eq!(k.ipv6_dst(), [0; 16]);
+    }
+
+    #[test]
+    fn mac_text_round_trips() {
+        let m = [0x02, 0xab, 0, 0x10, 0xff, 9];
+        assert_eq!(format_mac(m), "02:ab:00:10:ff:09");
+        assert_eq!(parse_mac("02:AB:0:10:ff:09"), Some(m));
+        assert_eq!(parse_mac("02:ab:00:10:ff"), None);
+        assert_eq!(parse_mac("02:ab:00:10:ff:09:00"), None);
+        assert_eq!(parse_mac("02:ab:00:10:ff:xyz"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! need root, `ip` and `python3`.
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use rvs_datapath::flow::format_mac;
 use rvs_datapath::port::afpacket::{AfPacketConfig, AfPacketPort, AfPacketRx, AfPacketTx};
 use rvs_datapath::port::afxdp::{AfXdpPort, XdpActiveMode, XdpMode};
 use rvs_datapath::port::tap::TapPort;
@@ -237,13 +238,6 @@ fn parse_mac(s: &str) -> [u8; 6] {
         mac[i] = u8::from_str_radix(part, 16).unwrap();
     }
     mac
-}
-
-fn format_mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Whether `ip link show` knows device `name` (in the root namespace).

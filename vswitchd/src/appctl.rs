@@ -5,7 +5,7 @@
 //! `ovs-appctl -t PATH` work.
 
 use crate::switch::Switch;
-use rvs_datapath::flow::FlowKey;
+use rvs_datapath::flow::{format_mac, parse_mac, FlowKey};
 use rvs_datapath::{Action, Field, Megaflow};
 use rvs_ovsdb::jsonrpc::{self, Framer, Message};
 use serde_json::{json, Value};
@@ -71,13 +71,6 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("exit", "", "stop the switch, removing what it created"),
 ];
 
-fn fmt_mac(m: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
-}
-
 fn ip4(a: u32) -> String {
     std::net::Ipv4Addr::from(a).to_string()
 }
@@ -90,8 +83,8 @@ pub fn format_megaflow(f: &Megaflow, port_names: &dyn Fn(u32) -> String) -> Stri
     if m.has_field(Field::EthSrc) || m.has_field(Field::EthDst) {
         parts.push(format!(
             "eth(src={},dst={})",
-            fmt_mac(k.eth_src()),
-            fmt_mac(k.eth_dst())
+            format_mac(k.eth_src()),
+            format_mac(k.eth_dst())
         ));
     }
     if m.has_field(Field::VlanTci) {
@@ -153,23 +146,14 @@ fn format_action(a: &Action, names: &dyn Fn(u32) -> String) -> String {
             tci >> 13
         ),
         Action::PopVlan => "pop_vlan".into(),
-        Action::SetEthSrc(m) => format!("set(eth(src={}))", fmt_mac(*m)),
-        Action::SetEthDst(m) => format!("set(eth(dst={}))", fmt_mac(*m)),
+        Action::SetEthSrc(m) => format!("set(eth(src={}))", format_mac(*m)),
+        Action::SetEthDst(m) => format!("set(eth(dst={}))", format_mac(*m)),
         Action::SetIpv4Src(x) => format!("set(ipv4(src={}))", ip4(*x)),
         Action::SetIpv4Dst(x) => format!("set(ipv4(dst={}))", ip4(*x)),
         Action::SetIpv4Ttl(t) => format!("set(ipv4(ttl={t}))"),
         Action::SetTpSrc(p) => format!("set(l4(src={p}))"),
         Action::SetTpDst(p) => format!("set(l4(dst={p}))"),
     }
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    v.try_into().ok()
 }
 
 /// Parses an `ofproto/trace` flow: `in_port=N,dl_src=..,dl_dst=..,dl_type=..,
@@ -383,12 +367,12 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
             if json_out {
                 return Ok(json!(rows
                     .iter()
-                    .map(|(v, m, p, age)| json!({"port": p, "vlan": v, "mac": fmt_mac(*m), "age": age}))
+                    .map(|(v, m, p, age)| json!({"port": p, "vlan": v, "mac": format_mac(*m), "age": age}))
                     .collect::<Vec<_>>()));
             }
             let mut s = String::from(" port  VLAN  MAC                Age\n");
             for (v, m, p, age) in rows {
-                let _ = writeln!(s, "{p:>5}  {v:>4}  {}  {age:>3}", fmt_mac(m));
+                let _ = writeln!(s, "{p:>5}  {v:>4}  {}  {age:>3}", format_mac(m));
             }
             Ok(json!(s))
         }

@@ -11,6 +11,7 @@ use crate::mac_learning::OfPort;
 use crate::ofproto::{ofpp, FlowTables};
 use crate::pmd::{BridgeSet, PmdCmd, PmdHandle, Shared};
 use crate::xlate::{XBridge, XPort};
+use rvs_datapath::flow::format_mac;
 use rvs_datapath::port::Port;
 use rvs_datapath::{DatapathConfig, PortNo};
 use serde_json::{json, Value};
@@ -58,13 +59,6 @@ impl std::fmt::Debug for Switch {
 
 fn uuid_json(u: &str) -> Value {
     json!(["uuid", u])
-}
-
-fn mac_text(m: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
 }
 
 impl Switch {
@@ -241,7 +235,7 @@ impl Switch {
                     let mut row = json!({"ofport": ofport, "error": ["set", []],
                                          "link_state": if up { "up" } else { "down" }});
                     if let Some(m) = mac {
-                        row["mac_in_use"] = json!(mac_text(m));
+                        row["mac_in_use"] = json!(format_mac(m));
                     }
                     ops.push(json!({"op": "update", "table": "Interface",
                                     "where": [["_uuid", "==", uuid_json(&iface.uuid)]], "row": row}));

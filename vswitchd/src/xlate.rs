@@ -9,7 +9,7 @@
 
 use crate::mac_learning::{is_multicast, MacTable, OfPort};
 use crate::ofproto::{ofpp, FlowTables, OfAction, Rule};
-use rvs_datapath::flow::VLAN_CFI;
+use rvs_datapath::flow::{format_mac, VLAN_CFI};
 use rvs_datapath::{Action, Field, FlowKey, FlowMask, PortNo};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -136,13 +136,6 @@ struct Ctx<'a> {
     trace: Vec<String>,
 }
 
-fn fmt_mac(m: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
-}
-
 impl Ctx<'_> {
     fn tci(&self) -> u16 {
         self.cur.vlan_tci()
@@ -208,21 +201,21 @@ impl Ctx<'_> {
             Some(p) if p == self.in_port => {
                 self.trace.push(format!(
                     "NORMAL: {} is on the input port: dropped (no hairpin)",
-                    fmt_mac(dst)
+                    format_mac(dst)
                 ));
                 Vec::new()
             }
             Some(p) => {
                 self.trace.push(format!(
                     "NORMAL: learned {} on port {p} in VLAN {vlan}",
-                    fmt_mac(dst)
+                    format_mac(dst)
                 ));
                 vec![p]
             }
             None => {
                 self.trace.push(format!(
                     "NORMAL: {} {} in VLAN {vlan}: flooding",
-                    fmt_mac(dst),
+                    format_mac(dst),
                     if is_multicast(dst) {
                         "is multicast"
                     } else {
