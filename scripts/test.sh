@@ -60,7 +60,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 
 # One closing line for the whole run: cargo prints a result line per test
 # binary, and the last of them is often a crate with no doc tests.

@@ -336,16 +336,19 @@ fn errors_deletion_and_restart() {
         .status
         .success());
     sw.vsctl(&["del-br", &br]);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
+    let gone = || {
         !Command::new("ip")
             .args(["link", "show", &br])
             .output()
             .unwrap()
             .status
-            .success(),
-        "the bridge's internal device was left behind"
-    );
+            .success()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone(), "the bridge's internal device was left behind");
 }
 
 #[test]
