@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 #   openvswitch-common  the real ovsdb-client and ovsdb-server, to test against
 #   iputils-ping        ICMP between test namespaces
 #   python3             small UDP senders, echo servers and sniffers in namespaces
-PACKAGES=(iproute2 openvswitch-common iputils-ping python3)
+#   python3-venv        the virtualenv that Faucet (the OpenFlow controller) runs in
+#   python3-dev gcc     to build the C extension of one of Faucet's dependencies (pytricia)
+PACKAGES=(iproute2 openvswitch-common iputils-ping python3 python3-venv python3-dev gcc)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -50,6 +52,27 @@ if [ ! -x "$RVS_OVS_VSCTL" ]; then
   rm -rf "$tmp"
 fi
 "$RVS_OVS_VSCTL" --version | head -1
+
+# Faucet, the OpenFlow 1.3 controller the tests drive rvs with, from PyPI
+# into a virtualenv made with Debian's python3 (not whatever python3 is first
+# on PATH). faucet execs osken-manager, so the tests put this bin first on
+# PATH. faucet pins os-ken; eventlet is pinned to the version tested with.
+FAUCET_VERSION=1.10.12
+export RVS_FAUCET_BIN="$RVS_TOOLS/faucet-venv/bin"
+if ! "$RVS_FAUCET_BIN/python3" -c "import importlib.metadata as m, sys; sys.exit(m.version('faucet') != '$FAUCET_VERSION')" 2>/dev/null; then
+  echo "==> installing Faucet $FAUCET_VERSION into $RVS_TOOLS/faucet-venv"
+  rm -rf "$RVS_TOOLS/faucet-venv"
+  /usr/bin/python3 -m venv "$RVS_TOOLS/faucet-venv"
+  pip_log=$(mktemp)
+  if ! "$RVS_FAUCET_BIN/pip" install --disable-pip-version-check -q \
+      "faucet==$FAUCET_VERSION" "eventlet==0.41.3" >"$pip_log" 2>&1; then
+    cat "$pip_log" >&2
+    echo "error: pip install faucet==$FAUCET_VERSION failed" >&2
+    exit 1
+  fi
+  rm -f "$pip_log"
+fi
+echo "faucet $FAUCET_VERSION ($RVS_FAUCET_BIN)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -550,6 +550,174 @@ impl Drop for FakeSwitch {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Faucet: a real OpenFlow 1.3 controller (PyPI `faucet`, in the virtualenv that
+// ./scripts/test.sh makes) for the switch to connect to.
+// ---------------------------------------------------------------------------
+
+/// The directory holding `faucet` and `osken-manager` (which `faucet` execs
+/// from PATH): `RVS_FAUCET_BIN`, else the directory of a `faucet` on PATH.
+/// Panics with what to do when there is none, so that a missing controller
+/// fails the test instead of skipping it.
+pub fn faucet_bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RVS_FAUCET_BIN").map(PathBuf::from) {
+        assert!(
+            dir.join("faucet").is_file() && dir.join("osken-manager").is_file(),
+            "RVS_FAUCET_BIN={} holds no faucet and osken-manager: run ./scripts/test.sh, which installs Faucet into /opt/rvs-tools/faucet-venv",
+            dir.display()
+        );
+        return dir;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .find(|d| d.join("faucet").is_file() && d.join("osken-manager").is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "Faucet is not installed: set RVS_FAUCET_BIN to the bin directory of a virtualenv with `pip install faucet`, \
+             or run ./scripts/test.sh, which installs it into /opt/rvs-tools/faucet-venv and sets RVS_FAUCET_BIN"
+        )
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; the OS does not hand it
+/// out again at once).
+pub fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local address").port()
+}
+
+/// True if something listens on TCP `127.0.0.1:port` (from /proc/net/tcp,
+/// so that asking does not open an OpenFlow session).
+fn tcp_listening(port: u16) -> bool {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
+}
+
+/// A running Faucet controller listening for switches on `127.0.0.1:<port>`
+/// with the given `faucet.yaml`, its files in a temporary directory; killed
+/// when dropped. Its Prometheus endpoint is on an ephemeral loopback port.
+#[derive(Debug)]
+pub struct Faucet {
+    child: ChildGuard,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Faucet {
+    /// Writes `config` as faucet.yaml and starts Faucet; returns once it
+    /// listens (panics with its log if it does not within 60 s).
+    pub fn start(config: &str) -> Faucet {
+        let bin = faucet_bin_dir();
+        let dir = TempDir::new("rvsf");
+        let conf = dir.path().join("faucet.yaml");
+        std::fs::write(&conf, config).expect("write faucet.yaml");
+        // What Faucet's packaging puts in /etc/faucet/ryu.conf: an echo
+        // request every 3 s, the switch dropped after 5 unanswered.
+        let ryu_conf = dir.path().join("ryu.conf");
+        std::fs::write(
+            &ryu_conf,
+            "[DEFAULT]\necho_request_interval=3\nmaximum_unreplied_echo_requests=5\n",
+        )
+        .expect("write ryu.conf");
+        let path = match std::env::var_os("PATH") {
+            Some(p) => {
+                let mut dirs = vec![bin.clone()];
+                dirs.extend(std::env::split_paths(&p));
+                std::env::join_paths(dirs).expect("PATH")
+            }
+            None => bin.clone().into_os_string(),
+        };
+        let out = std::fs::File::create(dir.path().join("faucet.out")).expect("faucet.out");
+        let err = out.try_clone().expect("faucet.out");
+        let port = free_tcp_port();
+        let child = Command::new(bin.join("faucet"))
+            .arg(format!("--ryu-config-file={}", ryu_conf.display()))
+            .arg("--ryu-ofp-listen-host=127.0.0.1")
+            .arg(format!("--ryu-ofp-tcp-listen-port={port}"))
+            .env("PATH", path)
+            .env("FAUCET_CONFIG", &conf)
+            .env("FAUCET_LOG", dir.path().join("faucet.log"))
+            .env(
+                "FAUCET_EXCEPTION_LOG",
+                dir.path().join("faucet_exception.log"),
+            )
+            .env("FAUCET_PROMETHEUS_ADDR", "127.0.0.1")
+            .env("FAUCET_PROMETHEUS_PORT", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("faucet").display()));
+        let mut f = Faucet {
+            child: ChildGuard(child),
+            port,
+            dir,
+        };
+        let t0 = std::time::Instant::now();
+        while !tcp_listening(port) {
+            if let Ok(Some(st)) = f.child.0.try_wait() {
+                panic!("faucet exited ({st}) before listening:\n{}", f.log());
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(60),
+                "faucet does not listen on 127.0.0.1:{port} after 60 s:\n{}",
+                f.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        f
+    }
+
+    /// The OpenFlow port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `tcp:127.0.0.1:<port>`, as `set-controller` takes it.
+    pub fn target(&self) -> String {
+        format!("tcp:127.0.0.1:{}", self.port)
+    }
+
+    /// Faucet's log (faucet.log), for assertions.
+    pub fn faucet_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("faucet.log")).unwrap_or_default()
+    }
+
+    /// Everything it wrote: faucet.log, the exception log and its stdout and
+    /// stderr, for failure messages.
+    pub fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!(
+            "--- faucet.log\n{}--- faucet_exception.log\n{}--- faucet stdout/stderr\n{}",
+            read("faucet.log"),
+            read("faucet_exception.log"),
+            read("faucet.out")
+        )
+    }
+
+    /// Waits up to `timeout` for `needle` to appear in faucet.log.
+    pub fn wait_for_log(&self, needle: &str, timeout: std::time::Duration) -> bool {
+        let t0 = std::time::Instant::now();
+        loop {
+            if self.faucet_log().contains(needle) {
+                return true;
+            }
+            if t0.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
