@@ -455,6 +455,22 @@ impl Datapath {
         self.flush(ctx.pool, ctx.tx);
     }
 
+    /// Runs `actions` on one packet outside the caches (an OpenFlow
+    /// PACKET_OUT) and transmits what they output. The packet's `in_port`
+    /// is the datapath port it counts as coming from.
+    pub fn execute<T: Transmit + ?Sized>(
+        &mut self,
+        mut pkt: Packet,
+        actions: &[Action],
+        pool: &mut PacketPool,
+        tx: &mut T,
+    ) {
+        let (key, offsets) = extract(pkt.data(), pkt.in_port);
+        pkt.offsets = offsets;
+        actions::execute(actions, pkt, &key, &mut self.out, pool);
+        self.flush(pool, tx);
+    }
+
     fn handle_misses<U, T>(
         &mut self,
         batch: &mut Batch,

@@ -499,7 +499,12 @@ impl<'a> Parser<'a, '_> {
                                 return Err(tok.error("flow additions cannot use a cookie mask"));
                             }
                             spec.cookie = parse_u64(c).ok_or_else(bad)?;
-                            spec.cookie_mask = parse_u64(m).ok_or_else(bad)?;
+                            // `-1` is all ones, as ovs-ofctl's manual suggests for
+                            // an exact cookie match.
+                            spec.cookie_mask = match m {
+                                "-1" => u64::MAX,
+                                m => parse_u64(m).ok_or_else(bad)?,
+                            };
                         }
                         None => spec.cookie = parse_u64(v).ok_or_else(bad)?,
                     }
@@ -2136,6 +2141,8 @@ mod tests {
         );
         let spec = parse_flow("cookie=0x1/0x1,ip,actions=output:3", FlowMode::Modify).unwrap();
         assert_eq!(spec.cookie_mask, 1);
+        let spec = parse_flow("cookie=0x1/-1", FlowMode::Filter).unwrap();
+        assert_eq!((spec.cookie, spec.cookie_mask), (1, u64::MAX));
         assert_eq!(
             parse_flow("ip", FlowMode::Add).unwrap_err().message,
             "must specify an action"

@@ -61,7 +61,7 @@ pub use message::{
 pub use multipart::{
     split_multipart_reply, AggregateStats, FlowStats, FlowStatsRequest, MultipartReply,
     MultipartReplyBody, MultipartRequest, MultipartRequestBody, MultipartType, PortStats,
-    SwitchDesc, TableStats,
+    SwitchDesc, TableFeatureProp, TableFeatures, TableStats,
 };
 pub use oxm::{Masked, Match, OxmField, OxmType, UnknownOxm};
 pub use port::Port;

@@ -1,9 +1,10 @@
 //! MULTIPART_REQUEST and MULTIPART_REPLY (`ofp_multipart_*`): statistics
 //! and descriptions that may span several messages.
 //!
-//! Modelled bodies: DESC, FLOW, AGGREGATE, TABLE, PORT_STATS and
-//! PORT_DESC. Any other multipart type (queues, groups, meters, table
-//! features, experimenter) decodes as `Other` with its bytes, and
+//! Modelled bodies: DESC, FLOW, AGGREGATE, TABLE, PORT_STATS, PORT_DESC
+//! and TABLE_FEATURES (each table's fixed part; its properties are kept
+//! as bytes). Any other multipart type (queues, groups, meters,
+//! experimenter) decodes as `Other` with its bytes, and
 //! [`MultipartRequest::validate`] answers it with BAD_REQUEST/BAD_MULTIPART.
 //!
 //! A reply body longer than one message can carry is split by
@@ -135,6 +136,9 @@ pub enum MultipartRequestBody {
     PortStats(PortNo),
     /// The description of every port.
     PortDesc,
+    /// The features of every table (an empty list), or new features to
+    /// configure (a list).
+    TableFeatures(Vec<TableFeatures>),
     /// Another type, with its body as it came.
     Other {
         /// The multipart type.
@@ -154,6 +158,7 @@ impl MultipartRequestBody {
             MultipartRequestBody::Table => MultipartType::Table,
             MultipartRequestBody::PortStats(_) => MultipartType::PortStats,
             MultipartRequestBody::PortDesc => MultipartType::PortDesc,
+            MultipartRequestBody::TableFeatures(_) => MultipartType::TableFeatures,
             MultipartRequestBody::Other { mp_type, .. } => *mp_type,
         }
     }
@@ -244,6 +249,8 @@ pub enum MultipartReplyBody {
     PortStats(Vec<PortStats>),
     /// One description per port.
     PortDesc(Vec<Port>),
+    /// One entry per table.
+    TableFeatures(Vec<TableFeatures>),
     /// Another type, with its body as it came.
     Other {
         /// The multipart type.
@@ -263,6 +270,7 @@ impl MultipartReplyBody {
             MultipartReplyBody::Table(_) => MultipartType::Table,
             MultipartReplyBody::PortStats(_) => MultipartType::PortStats,
             MultipartReplyBody::PortDesc(_) => MultipartType::PortDesc,
+            MultipartReplyBody::TableFeatures(_) => MultipartType::TableFeatures,
             MultipartReplyBody::Other { mp_type, .. } => *mp_type,
         }
     }
@@ -546,6 +554,141 @@ impl ReplyEntry for Port {
     }
 }
 
+/// Length of a table's name in TABLE_FEATURES (`OFP_MAX_TABLE_NAME_LEN`).
+pub const TABLE_NAME_LEN: usize = 32;
+
+/// One table's features (`ofp_table_features`): the fixed part, and the
+/// properties (instructions, actions, match fields, ... TLVs) as bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct TableFeatures {
+    /// The table.
+    pub table_id: u8,
+    /// Its name.
+    pub name: String,
+    /// Metadata bits the table can match.
+    pub metadata_match: u64,
+    /// Metadata bits the table can write.
+    pub metadata_write: u64,
+    /// `ofp_table_config` bits.
+    pub config: u32,
+    /// Most flows the table holds.
+    pub max_entries: u32,
+    /// The property TLVs, each padded to 8 bytes, as they came.
+    pub properties: Vec<u8>,
+}
+
+impl TableFeatures {
+    /// Length of the fixed part.
+    pub const FIXED_LEN: usize = 64;
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, OfError> {
+        let length = usize::from(r.u16()?);
+        if length < Self::FIXED_LEN || length % 8 != 0 {
+            return Err(OfError::BadLength {
+                what: "table features entry",
+            });
+        }
+        let mut e = Reader::new(
+            r.bytes(length - 2)?,
+            Within::Message("table features entry"),
+        );
+        let table_id = e.u8()?;
+        e.skip(5)?;
+        let name = read_fixed_str(e.bytes(TABLE_NAME_LEN)?);
+        Ok(TableFeatures {
+            table_id,
+            name,
+            metadata_match: e.u64()?,
+            metadata_write: e.u64()?,
+            config: e.u32()?,
+            max_entries: e.u32()?,
+            properties: e.rest().to_vec(),
+        })
+    }
+}
+
+impl ReplyEntry for TableFeatures {
+    fn write(&self, w: &mut Writer<'_>) {
+        let start = w.len();
+        w.u16(0);
+        w.u8(self.table_id);
+        w.zeros(5);
+        w.fixed_str(&self.name, TABLE_NAME_LEN);
+        w.u64(self.metadata_match);
+        w.u64(self.metadata_write);
+        w.u32(self.config);
+        w.u32(self.max_entries);
+        w.bytes(&self.properties);
+        let pad = (8 - (w.len() - start) % 8) % 8;
+        w.zeros(pad);
+        w.patch_len16(start, start);
+    }
+}
+
+/// A property of a table's features, as a switch describes its pipeline
+/// (`ofp_table_feature_prop_type`); `miss` selects the `_MISS` variant
+/// (what the table-miss flow may do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableFeatureProp {
+    /// Instruction types the table's flows may use.
+    Instructions(Vec<u16>),
+    /// Tables `goto_table` may name.
+    NextTables(Vec<u8>),
+    /// Action types of `write_actions`.
+    WriteActions(Vec<u16>),
+    /// Action types of `apply_actions`.
+    ApplyActions(Vec<u16>),
+    /// OXM ids the table can match.
+    Match(Vec<u32>),
+    /// OXM ids the table can wildcard.
+    Wildcards(Vec<u32>),
+    /// OXM ids `set_field` in `write_actions` may set.
+    WriteSetfield(Vec<u32>),
+    /// OXM ids `set_field` in `apply_actions` may set.
+    ApplySetfield(Vec<u32>),
+}
+
+impl TableFeatureProp {
+    /// Encodes `props` as TABLE_FEATURES property TLVs, each padded to 8
+    /// bytes, for [`TableFeatures::properties`].
+    pub fn encode_all(props: &[TableFeatureProp]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in props {
+            let start = out.len();
+            let (ty, body): (u16, Vec<u8>) = match p {
+                TableFeatureProp::Instructions(v) => (0, ids16(v)),
+                TableFeatureProp::NextTables(v) => (2, v.clone()),
+                TableFeatureProp::WriteActions(v) => (4, ids16(v)),
+                TableFeatureProp::ApplyActions(v) => (6, ids16(v)),
+                TableFeatureProp::Match(v) => (8, ids32(v)),
+                TableFeatureProp::Wildcards(v) => (10, ids32(v)),
+                TableFeatureProp::WriteSetfield(v) => (12, ids32(v)),
+                TableFeatureProp::ApplySetfield(v) => (14, ids32(v)),
+            };
+            out.extend_from_slice(&ty.to_be_bytes());
+            out.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
+            out.extend_from_slice(&body);
+            out.resize(start + (out.len() - start).div_ceil(8) * 8, 0);
+        }
+        out
+    }
+}
+
+/// Instruction and action ids: type and length (4) each.
+fn ids16(v: &[u16]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|t| {
+            let mut b = t.to_be_bytes().to_vec();
+            b.extend_from_slice(&4u16.to_be_bytes());
+            b
+        })
+        .collect()
+}
+
+fn ids32(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
 /// An entry of a list reply body.
 trait ReplyEntry {
     fn write(&self, w: &mut Writer<'_>);
@@ -602,6 +745,9 @@ impl MultipartRequest {
                 MultipartRequestBody::PortStats(port)
             }
             MultipartType::PortDesc => MultipartRequestBody::PortDesc,
+            MultipartType::TableFeatures => {
+                MultipartRequestBody::TableFeatures(read_entries(r, TableFeatures::read)?)
+            }
             other => MultipartRequestBody::Other {
                 mp_type: other,
                 body: r.rest().to_vec(),
@@ -625,6 +771,7 @@ impl MultipartRequest {
                 w.u32(port.0);
                 w.zeros(4);
             }
+            MultipartRequestBody::TableFeatures(entries) => entries.iter().for_each(|e| e.write(w)),
             MultipartRequestBody::Other { body, .. } => w.bytes(body),
         }
     }
@@ -660,6 +807,9 @@ impl MultipartReply {
                 MultipartReplyBody::PortStats(read_entries(r, PortStats::read)?)
             }
             MultipartType::PortDesc => MultipartReplyBody::PortDesc(read_entries(r, Port::read)?),
+            MultipartType::TableFeatures => {
+                MultipartReplyBody::TableFeatures(read_entries(r, TableFeatures::read)?)
+            }
             other => MultipartReplyBody::Other {
                 mp_type: other,
                 body: r.rest().to_vec(),
@@ -686,6 +836,7 @@ impl MultipartReply {
             MultipartReplyBody::PortDesc(entries) => {
                 entries.iter().for_each(|e| ReplyEntry::write(e, w))
             }
+            MultipartReplyBody::TableFeatures(entries) => entries.iter().for_each(|e| e.write(w)),
             MultipartReplyBody::Other { body, .. } => w.bytes(body),
         }
     }
@@ -747,6 +898,10 @@ pub fn split_multipart_reply(
         MultipartReplyBody::PortDesc(entries) => chunk_entries(entries, budget)?
             .into_iter()
             .map(MultipartReplyBody::PortDesc)
+            .collect(),
+        MultipartReplyBody::TableFeatures(entries) => chunk_entries(entries, budget)?
+            .into_iter()
+            .map(MultipartReplyBody::TableFeatures)
             .collect(),
         single => vec![single],
     };

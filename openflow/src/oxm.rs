@@ -493,6 +493,47 @@ ofb_fields! {
     Ipv6Exthdr(Masked<u16>) = 39, IPV6_EXTHDR, "ipv6_exthdr";
 }
 
+/// The length in bytes of the value of OPENFLOW_BASIC field `field` (as
+/// OpenFlow 1.3 defines it), for OXM ids such as TABLE_FEATURES lists.
+pub fn basic_value_len(field: u8) -> Option<u8> {
+    Some(match field {
+        0 | 1 => 4,
+        2 => 8,
+        3 | 4 => 6,
+        5 | 6 => 2,
+        7..=10 => 1,
+        11 | 12 => 4,
+        13..=18 => 2,
+        19 | 20 => 1,
+        21 => 2,
+        22 | 23 => 4,
+        24 | 25 => 6,
+        26 | 27 => 16,
+        28 => 4,
+        29 | 30 => 1,
+        31 => 16,
+        32 | 33 => 6,
+        34 => 4,
+        35 | 36 => 1,
+        37 => 3,
+        38 => 8,
+        39 => 2,
+        _ => return None,
+    })
+}
+
+/// The 32-bit OXM id (class, field, has-mask, length) of OPENFLOW_BASIC
+/// field `field`, as TABLE_FEATURES lists it.
+pub fn basic_oxm_id(field: u8, has_mask: bool) -> Option<u32> {
+    let len = u32::from(basic_value_len(field)?) * if has_mask { 2 } else { 1 };
+    Some(
+        (u32::from(oxm_class::OPENFLOW_BASIC) << 16)
+            | (u32::from(field) << 9)
+            | (u32::from(has_mask) << 8)
+            | len,
+    )
+}
+
 /// Whether a masked value and its mask stay within `max`.
 fn masked_within<T: Copy + PartialOrd>(m: &Masked<T>, max: T) -> bool {
     m.value <= max && m.mask.is_none_or(|mask| mask <= max)

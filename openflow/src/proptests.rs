@@ -20,7 +20,8 @@ use crate::message::{
 };
 use crate::multipart::{
     AggregateStats, FlowStats, FlowStatsRequest, MultipartReply, MultipartReplyBody,
-    MultipartRequest, MultipartRequestBody, MultipartType, PortStats, SwitchDesc, TableStats,
+    MultipartRequest, MultipartRequestBody, MultipartType, PortStats, SwitchDesc, TableFeatures,
+    TableStats,
 };
 use crate::oxm::{oxm_class, Match, OxmField, UnknownOxm};
 use crate::port::Port;
@@ -252,10 +253,24 @@ fn port_stats() -> impl Strategy<Value = PortStats> {
 
 fn other_multipart_type() -> impl Strategy<Value = MultipartType> {
     prop_oneof![
-        (5u16..=12).prop_map(MultipartType::from),
+        (5u16..=11).prop_map(MultipartType::from),
         Just(MultipartType::Experimenter),
         (14u16..0xffff).prop_map(MultipartType::Unknown),
     ]
+}
+
+fn table_features() -> impl Strategy<Value = TableFeatures> {
+    (any::<(u8, u64, u64, u32, u32)>(), text(31), 0usize..4).prop_flat_map(|(t, name, k)| {
+        vec(any::<u8>(), 8 * k).prop_map(move |properties| TableFeatures {
+            table_id: t.0,
+            name: name.clone(),
+            metadata_match: t.1,
+            metadata_write: t.2,
+            config: t.3,
+            max_entries: t.4,
+            properties,
+        })
+    })
 }
 
 fn multipart_request() -> impl Strategy<Value = MultipartRequest> {
@@ -266,6 +281,7 @@ fn multipart_request() -> impl Strategy<Value = MultipartRequest> {
         Just(MultipartRequestBody::Table),
         port_no().prop_map(MultipartRequestBody::PortStats),
         Just(MultipartRequestBody::PortDesc),
+        vec(table_features(), 0..3).prop_map(MultipartRequestBody::TableFeatures),
         (other_multipart_type(), bytes(32))
             .prop_map(|(mp_type, body)| MultipartRequestBody::Other { mp_type, body }),
     ];
@@ -298,6 +314,7 @@ fn multipart_reply() -> impl Strategy<Value = MultipartReply> {
             flow_count: a.2,
         })),
         vec(table, 0..4).prop_map(MultipartReplyBody::Table),
+        vec(table_features(), 0..3).prop_map(MultipartReplyBody::TableFeatures),
         vec(port_stats(), 0..4).prop_map(MultipartReplyBody::PortStats),
         vec(port(), 0..4).prop_map(MultipartReplyBody::PortDesc),
         (other_multipart_type(), bytes(32))

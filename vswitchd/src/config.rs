@@ -24,12 +24,47 @@ pub struct PortCfg {
     pub interfaces: Vec<IfaceCfg>,
 }
 
-/// A bridge row.
+/// `Bridge.fail_mode`: what the bridge does without a controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailMode {
+    /// Switch as a learning switch (NORMAL) when no controller is
+    /// connected; the default.
+    #[default]
+    Standalone,
+    /// Only the flow tables decide, controller or not.
+    Secure,
+}
+
+/// A `Controller` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerCfg {
+    pub uuid: String,
+    /// `tcp:IP[:PORT]`, `ptcp:[PORT][:IP]`, `unix:PATH`, `punix:PATH`.
+    pub target: String,
+    /// ms without a message before an echo request (0: never).
+    pub inactivity_probe_ms: u64,
+    /// Longest wait between reconnection attempts (ms).
+    pub max_backoff_ms: u64,
+}
+
+/// A bridge row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BridgeCfg {
+    pub uuid: String,
     pub name: String,
     pub ports: BTreeMap<String, PortCfg>,
     pub other_config: BTreeMap<String, String>,
+    pub fail_mode: FailMode,
+    /// `Bridge.protocols` (empty: the default, which includes OpenFlow13).
+    pub protocols: BTreeSet<String>,
+    pub controllers: Vec<ControllerCfg>,
+}
+
+impl BridgeCfg {
+    /// Whether `Bridge.protocols` lets OpenFlow 1.3 connections in.
+    pub fn allows_of13(&self) -> bool {
+        self.protocols.is_empty() || self.protocols.contains("OpenFlow13")
+    }
 }
 
 /// The whole configuration.
@@ -48,11 +83,13 @@ pub fn read_ops() -> Vec<Value> {
         json!({"op": "select", "table": "Open_vSwitch", "where": [],
                "columns": ["_uuid", "bridges", "next_cfg", "cur_cfg", "other_config"]}),
         json!({"op": "select", "table": "Bridge", "where": [],
-               "columns": ["_uuid", "name", "ports", "other_config"]}),
+               "columns": ["_uuid", "name", "ports", "other_config", "fail_mode", "protocols", "controller"]}),
         json!({"op": "select", "table": "Port", "where": [],
                "columns": ["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode"]}),
         json!({"op": "select", "table": "Interface", "where": [],
                "columns": ["_uuid", "name", "type", "options", "ofport_request"]}),
+        json!({"op": "select", "table": "Controller", "where": [],
+               "columns": ["_uuid", "target", "inactivity_probe", "max_backoff"]}),
     ]
 }
 
@@ -177,6 +214,25 @@ impl Config {
                 ))
             })
             .collect();
+        let controllers: BTreeMap<String, ControllerCfg> = results
+            .get(4)
+            .map(rows)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|r| {
+                let uuid = uuid_of(&r["_uuid"])?;
+                let num = |k: &str| set_elems(&r[k]).first().and_then(Value::as_u64);
+                Some((
+                    uuid.clone(),
+                    ControllerCfg {
+                        uuid,
+                        target: r["target"].as_str()?.to_string(),
+                        inactivity_probe_ms: num("inactivity_probe").unwrap_or(5000),
+                        max_backoff_ms: num("max_backoff").unwrap_or(8000).max(1000),
+                    },
+                ))
+            })
+            .collect();
         for r in results.get(1).map(rows).unwrap_or(&[]) {
             let Some(uuid) = uuid_of(&r["_uuid"]) else {
                 continue;
@@ -193,12 +249,29 @@ impl Config {
                 .filter_map(|u| ports.get(&u).cloned())
                 .map(|p| (p.name.clone(), p))
                 .collect();
+            let fail_mode = match set_elems(&r["fail_mode"]).first().and_then(Value::as_str) {
+                Some("secure") => FailMode::Secure,
+                _ => FailMode::Standalone,
+            };
+            let mut ctls: Vec<ControllerCfg> = set_elems(&r["controller"])
+                .iter()
+                .filter_map(uuid_of)
+                .filter_map(|u| controllers.get(&u).cloned())
+                .collect();
+            ctls.sort_by(|a, b| a.target.cmp(&b.target));
             cfg.bridges.insert(
                 name.to_string(),
                 BridgeCfg {
+                    uuid,
                     name: name.to_string(),
                     ports: bports,
                     other_config: map_of(&r["other_config"]),
+                    fail_mode,
+                    protocols: set_elems(&r["protocols"])
+                        .iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
+                    controllers: ctls,
                 },
             );
         }

@@ -4,6 +4,7 @@
 
 use crate::appctl;
 use crate::config::{read_ops, Config};
+use crate::connmgr::ConnMgr;
 use crate::switch::{PortFactory, Switch};
 use rvs_datapath::DatapathConfig;
 use rvs_ovsdb::client::{Client, ClientError};
@@ -52,7 +53,8 @@ pub enum DaemonError {
 fn monitor_requests() -> Value {
     json!({
         "Open_vSwitch": [{"columns": ["bridges", "next_cfg", "other_config"]}],
-        "Bridge": [{"columns": ["name", "ports", "other_config"]}],
+        "Bridge": [{"columns": ["name", "ports", "other_config", "fail_mode", "protocols", "controller"]}],
+        "Controller": [{"columns": ["target", "inactivity_probe", "max_backoff"]}],
         "Port": [{"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode"]}],
         "Interface": [{"columns": ["name", "type", "options", "ofport_request"]}],
     })
@@ -104,6 +106,7 @@ pub fn run(
     let first = Config::from_results(&rw.transact("Open_vSwitch", &read_ops())?);
     let cores = pmd_cores(first.other_config.get("pmd-cpu-mask"), opts.n_pmds);
     let switch = Arc::new(Mutex::new(Switch::new(&cores, DatapathConfig::default())));
+    let mut connmgr = ConnMgr::new(switch.clone(), &opts.rundir);
     let ctl = opts.rundir.join("rvs-vswitchd.ctl");
     appctl::serve(
         &ctl,
@@ -133,6 +136,7 @@ pub fn run(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .reconcile(&cfg, factory);
+                connmgr.reconcile(&cfg);
                 if !ops.is_empty() {
                     let r = rw.transact("Open_vSwitch", &ops)?;
                     if let Some(e) = r.iter().find(|x| x.get("error").is_some()) {
@@ -158,10 +162,15 @@ pub fn run(
         if last_stats.elapsed() >= Duration::from_secs(opts.stats_interval) {
             last_stats = Instant::now();
             if let Some(cfg) = &last {
-                let ops = switch
+                let mut ops = switch
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .statistics_ops(cfg);
+                for c in connmgr.controller_status() {
+                    ops.push(json!({"op": "update", "table": "Controller",
+                        "where": [["_uuid", "==", ["uuid", c.uuid]]],
+                        "row": {"is_connected": c.connected, "role": c.role}}));
+                }
                 if !ops.is_empty() {
                     let _ = rw.transact("Open_vSwitch", &ops)?;
                 }
@@ -169,6 +178,7 @@ pub fn run(
         }
     }
     crate::info!("rvs-vswitchd: exiting");
+    connmgr.shutdown();
     // Dropping the switch stops the PMDs and closes every port (removing
     // the devices rvs created and detaching XDP programs).
     drop(switch);

@@ -9,6 +9,12 @@
 //! The tables are immutable once built: a change builds a new
 //! [`FlowTables`] and publishes it, so translation in the datapath threads
 //! never waits for the control plane.
+//!
+//! A rule keeps the OpenFlow match and instructions it was made from
+//! (what `dump-flows` prints back), its timeouts and flags, and counters
+//! shared by every version of the rule (a modify keeps them unless
+//! `reset_counts`), credited by the datapath threads from the megaflows the
+//! rule produced.
 
 use crate::mac_learning::OfPort;
 use rvs_datapath::{FlowKey, FlowMask, FLOW_WORDS};
@@ -90,8 +96,8 @@ pub enum OfAction {
     Flood,
     /// To every port but the input port.
     All,
-    /// To the controller (OpenFlow comes with a later issue: counted and
-    /// queued to the slow path).
+    /// To the controller, as a PACKET_IN with at most `max_len` bytes of
+    /// the packet.
     Controller {
         max_len: u16,
     },
@@ -101,8 +107,14 @@ pub enum OfAction {
     },
     /// Remove the outer tag.
     PopVlan,
-    /// Set the VID of the outer tag (pushing one if there is none).
+    /// Set the VID of the outer tag (pushing one if there is none), as
+    /// `mod_vlan_vid` does.
     SetVlanVid(u16),
+    /// Set the VID of the outer tag if there is one (OpenFlow 1.3
+    /// `set_field:V->vlan_vid`).
+    SetTagVid(u16),
+    /// Set the PCP of the outer tag if there is one.
+    SetTagPcp(u8),
     SetEthSrc([u8; 6]),
     SetEthDst([u8; 6]),
     SetIpv4Src(u32),
@@ -113,19 +125,47 @@ pub enum OfAction {
     DecTtl,
 }
 
-/// Counters credited to a rule (from the megaflows it produced).
+/// Counters credited to a rule (from the megaflows it produced), shared by
+/// the versions of a rule that a modify makes.
 #[derive(Debug, Default)]
 pub struct RuleStats {
     pub packets: AtomicU64,
     pub bytes: AtomicU64,
+    /// When traffic was last credited (ms on the switch's clock), for the
+    /// idle timeout.
+    pub used_ms: AtomicU64,
 }
 
 impl RuleStats {
-    /// Adds traffic.
-    pub fn credit(&self, packets: u64, bytes: u64) {
+    /// Adds traffic seen up to `now_ms`.
+    pub fn credit(&self, packets: u64, bytes: u64, now_ms: u64) {
         self.packets.fetch_add(packets, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.used_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
+
+    /// (packets, bytes).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.packets.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What a rule carries for OpenFlow: the wire form it was added with, its
+/// timeouts, flags and age.
+#[derive(Debug, Clone, Default)]
+pub struct RuleMeta {
+    /// The OXM match as the controller sent it.
+    pub of_match: rvs_openflow::Match,
+    /// The instructions as the controller sent them.
+    pub instructions: Vec<rvs_openflow::Instruction>,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub flags: rvs_openflow::FlowModFlags,
+    /// When the rule was added (ms on the switch's clock).
+    pub created_ms: u64,
 }
 
 /// One flow rule.
@@ -140,8 +180,13 @@ pub struct Rule {
     pub write_metadata: Option<(u64, u64)>,
     /// `goto_table`.
     pub goto: Option<u8>,
+    /// `write_actions`: merged into the action set.
+    pub write_actions: Vec<OfAction>,
+    /// `clear_actions`.
+    pub clear_actions: bool,
     pub cookie: u64,
-    pub stats: RuleStats,
+    pub stats: Arc<RuleStats>,
+    pub meta: RuleMeta,
 }
 
 impl Rule {
@@ -154,9 +199,65 @@ impl Rule {
             actions,
             write_metadata: None,
             goto: None,
+            write_actions: Vec::new(),
+            clear_actions: false,
             cookie: 0,
-            stats: RuleStats::default(),
+            stats: Arc::default(),
+            meta: RuleMeta::default(),
         }
+    }
+
+    /// Whether the rule is a table-miss rule (priority 0, matches all).
+    pub fn is_table_miss(&self) -> bool {
+        self.priority == 0 && self.m == Match::any()
+    }
+
+    /// Whether the rule outputs to `port` (for `out_port` filters); any port
+    /// matches [`ofpp::ANY`].
+    pub fn outputs_to(&self, port: OfPort) -> bool {
+        port == ofpp::ANY
+            || self
+                .actions
+                .iter()
+                .chain(&self.write_actions)
+                .any(|a| match a {
+                    OfAction::Output(p) => *p == port,
+                    OfAction::Normal => port == ofpp::NORMAL,
+                    OfAction::Flood => port == ofpp::FLOOD,
+                    OfAction::All => port == ofpp::ALL,
+                    OfAction::Controller { .. } => port == ofpp::CONTROLLER,
+                    _ => false,
+                })
+    }
+}
+
+/// Which rules a modify or delete selects.
+#[derive(Debug, Clone, Copy)]
+pub struct Selector<'a> {
+    /// One table, or all.
+    pub table: Option<u8>,
+    pub m: &'a Match,
+    /// `Some(priority)`: strict (same match and priority).
+    pub strict_priority: Option<u16>,
+    pub cookie: u64,
+    pub cookie_mask: u64,
+    pub out_port: OfPort,
+}
+
+impl Selector<'_> {
+    /// Whether `r` is selected.
+    pub fn selects(&self, r: &Rule) -> bool {
+        if self.table.is_some_and(|t| t != r.table) {
+            return false;
+        }
+        if (r.cookie ^ self.cookie) & self.cookie_mask != 0 {
+            return false;
+        }
+        let matched = match self.strict_priority {
+            Some(p) => r.priority == p && r.m.same_as(self.m),
+            None => r.m.is_within(self.m),
+        };
+        matched && r.outputs_to(self.out_port)
     }
 }
 
@@ -171,20 +272,101 @@ impl FlowTables {
     /// sends everything to NORMAL.
     pub fn normal() -> FlowTables {
         let mut t = FlowTables::default();
-        t.add(Rule::new(0, 0, Match::any(), vec![OfAction::Normal]));
+        let mut r = Rule::new(0, 0, Match::any(), vec![OfAction::Normal]);
+        r.meta.instructions = vec![rvs_openflow::Instruction::ApplyActions(vec![
+            rvs_openflow::Action::output(rvs_openflow::PortNo::NORMAL),
+        ])];
+        t.add(r);
         t
     }
 
-    /// Adds a rule, replacing one with the same table, priority and match.
-    pub fn add(&mut self, rule: Rule) {
+    /// Adds a rule, replacing one with the same table, priority and match
+    /// (which is returned).
+    pub fn add(&mut self, rule: Rule) -> Option<Arc<Rule>> {
         let t = rule.table as usize;
         if self.tables.len() <= t {
             self.tables.resize_with(t + 1, Vec::new);
         }
         let table = &mut self.tables[t];
-        table.retain(|r| !(r.priority == rule.priority && r.m.same_as(&rule.m)));
+        let old = table
+            .iter()
+            .position(|r| r.priority == rule.priority && r.m.same_as(&rule.m))
+            .map(|i| table.remove(i));
         let pos = table.partition_point(|r| r.priority >= rule.priority);
         table.insert(pos, Arc::new(rule));
+        old
+    }
+
+    /// Whether a rule of the same table and priority overlaps `rule` (some
+    /// packet could match both), for `CHECK_OVERLAP`.
+    pub fn overlaps(&self, rule: &Rule) -> bool {
+        self.table(rule.table).iter().any(|r| {
+            r.priority == rule.priority
+                && !r.m.same_as(&rule.m)
+                && (0..FLOW_WORDS).all(|i| {
+                    let both = r.m.mask.words[i] & rule.m.mask.words[i];
+                    r.m.key.words[i] & both == rule.m.key.words[i] & both
+                })
+                && (r.m.metadata ^ rule.m.metadata) & r.m.metadata_mask & rule.m.metadata_mask == 0
+        })
+    }
+
+    /// Removes the rules `sel` selects and returns them.
+    pub fn remove(&mut self, sel: &Selector<'_>) -> Vec<Arc<Rule>> {
+        let mut out = Vec::new();
+        for t in &mut self.tables {
+            t.retain(|r| {
+                if sel.selects(r) {
+                    out.push(r.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        out
+    }
+
+    /// Replaces each rule `sel` selects by what `f` makes of it; returns
+    /// how many.
+    pub fn modify(&mut self, sel: &Selector<'_>, f: impl Fn(&Rule) -> Rule) -> usize {
+        let mut n = 0;
+        for t in &mut self.tables {
+            for r in t.iter_mut() {
+                if sel.selects(r) {
+                    *r = Arc::new(f(r));
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Removes exactly these rules (by identity); returns those that were
+    /// still there.
+    pub fn remove_rules(&mut self, rules: &[Arc<Rule>]) -> Vec<Arc<Rule>> {
+        let mut out = Vec::new();
+        for t in &mut self.tables {
+            t.retain(|r| {
+                if rules.iter().any(|x| Arc::ptr_eq(x, r)) {
+                    out.push(r.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        out
+    }
+
+    /// Number of rules in every table.
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(Vec::len).sum()
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Removes the rules of `table` (all tables if `None`) whose match lies

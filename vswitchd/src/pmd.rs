@@ -16,13 +16,13 @@
 
 use crate::mac_learning::MacTable;
 use crate::ofproto::Rule;
-use crate::xlate::{translate, XBridge};
+use crate::xlate::{translate, TableCounters, XBridge, CONTROLLER_COOKIE};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use rvs_datapath::port::{Port, PortStats};
 use rvs_datapath::{
-    Batch, Datapath, DatapathConfig, FlowKey, FlowMask, Megaflow, Packet, PacketPool, PmdStats,
-    PortNo, ProcessContext, PutMode, Transmit, UpcallHandler, UpcallReply,
+    Action, Batch, Datapath, DatapathConfig, FlowKey, FlowMask, Megaflow, Packet, PacketPool,
+    PmdStats, PortNo, ProcessContext, PutMode, Transmit, UpcallHandler, UpcallReply,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +54,22 @@ impl BridgeSet {
     }
 }
 
+/// A packet that a `controller` action sent to the slow path, on its way
+/// to the OpenFlow connections.
+#[derive(Debug)]
+pub struct PacketInEvent {
+    /// The datapath port it arrived on.
+    pub dp_port: PortNo,
+    /// The userspace cookie (see [`crate::xlate::ControllerSpecs`]).
+    pub cookie: u32,
+    /// The packet as the actions left it.
+    pub data: Vec<u8>,
+}
+
+/// Packets for the controller waiting for the connection manager; beyond,
+/// they are dropped and counted (`packet_in_dropped`).
+pub const PACKET_IN_QUEUE: usize = 1024;
+
 /// What the PMDs share with the control plane.
 #[derive(Debug)]
 pub struct Shared {
@@ -63,15 +79,21 @@ pub struct Shared {
     /// Moves when megaflows may need revalidation.
     pub reval_seq: AtomicU64,
     pub epoch: Instant,
+    /// Packets for the controller.
+    pub packet_in_tx: Sender<PacketInEvent>,
+    pub packet_in_rx: Receiver<PacketInEvent>,
 }
 
 impl Default for Shared {
     fn default() -> Self {
+        let (packet_in_tx, packet_in_rx) = crossbeam_channel::bounded(PACKET_IN_QUEUE);
         Shared {
             bridges: ArcSwap::from_pointee(BridgeSet::default()),
             macs: Mutex::new(HashMap::new()),
             reval_seq: AtomicU64::new(0),
             epoch: Instant::now(),
+            packet_in_tx,
+            packet_in_rx,
         }
     }
 }
@@ -122,6 +144,13 @@ pub enum PmdCmd {
     FlushFlows,
     /// Change the most megaflows kept.
     SetFlowLimit(usize),
+    /// Run datapath actions on one packet (an OpenFlow PACKET_OUT) that
+    /// counts as coming from `in_port`.
+    Execute {
+        in_port: PortNo,
+        data: Vec<u8>,
+        actions: Vec<Action>,
+    },
     /// Exit the loop.
     Stop,
 }
@@ -136,6 +165,9 @@ impl std::fmt::Debug for PmdCmd {
             PmdCmd::ClearStats => write!(f, "ClearStats"),
             PmdCmd::FlushFlows => write!(f, "FlushFlows"),
             PmdCmd::SetFlowLimit(n) => write!(f, "SetFlowLimit({n})"),
+            PmdCmd::Execute { in_port, data, .. } => {
+                write!(f, "Execute(in_port {in_port}, {} bytes)", data.len())
+            }
             PmdCmd::Stop => write!(f, "Stop"),
         }
     }
@@ -159,6 +191,10 @@ pub struct PmdReport {
     pub elapsed_ns: u64,
     pub revalidations: u64,
     pub expired: u64,
+    /// Packets for the controller dropped because the queue was full.
+    pub packet_in_dropped: u64,
+    /// The last revalidation sequence this PMD has applied.
+    pub seen_seq: u64,
 }
 
 /// One port of a PMD.
@@ -258,6 +294,8 @@ impl Transmit for PortTable<'_> {
 #[derive(Debug, Default)]
 struct Attribution {
     rules: Vec<Arc<Rule>>,
+    tables: Vec<(u8, bool)>,
+    counters: Option<Arc<TableCounters>>,
     packets: u64,
     bytes: u64,
 }
@@ -276,6 +314,8 @@ impl UpcallHandler for Upcaller<'_> {
             (key.masked(&t.mask), t.mask),
             Attribution {
                 rules: t.rules,
+                tables: t.tables,
+                counters: t.table_counters,
                 packets: 0,
                 bytes: 0,
             },
@@ -304,6 +344,7 @@ struct Pmd {
     since: Instant,
     revalidations: u64,
     expired: u64,
+    packet_in_dropped: u64,
     attributions: Attributions,
 }
 
@@ -325,6 +366,7 @@ impl Pmd {
             since: Instant::now(),
             revalidations: 0,
             expired: 0,
+            packet_in_dropped: 0,
             attributions: HashMap::new(),
         }
     }
@@ -362,11 +404,7 @@ impl Pmd {
                     tx: &mut tx,
                 };
                 self.dp.process(&mut self.batch, &mut ctx);
-                // Controller-bound packets: no controller yet, so they are
-                // counted (userspace_packets) and recycled.
-                for u in self.dp.drain_userspace() {
-                    self.pool.put(u.packet);
-                }
+                self.drain_userspace();
                 self.rxq_busy_ns[i] += tp.elapsed().as_nanos() as u64;
             }
             if got > 0 {
@@ -401,6 +439,25 @@ impl Pmd {
         }
     }
 
+    /// Hands controller-bound packets to the connection manager (a copy:
+    /// the buffer goes back to the pool), dropping and counting them when
+    /// it is behind.
+    fn drain_userspace(&mut self) {
+        for u in self.dp.drain_userspace() {
+            if u.cookie & CONTROLLER_COOKIE != 0 {
+                let ev = PacketInEvent {
+                    dp_port: u.packet.in_port,
+                    cookie: u.cookie,
+                    data: u.packet.data().to_vec(),
+                };
+                if self.shared.packet_in_tx.try_send(ev).is_err() {
+                    self.packet_in_dropped += 1;
+                }
+            }
+            self.pool.put(u.packet);
+        }
+    }
+
     fn command(&mut self, cmd: PmdCmd) -> bool {
         match cmd {
             PmdCmd::AddPort(no, port) => {
@@ -432,6 +489,24 @@ impl Pmd {
             }
             PmdCmd::FlushFlows => self.dp.flow_flush(),
             PmdCmd::SetFlowLimit(n) => self.dp.set_flow_limit(n),
+            PmdCmd::Execute {
+                in_port,
+                data,
+                actions,
+            } => {
+                if let Some(mut p) = self.pool.get() {
+                    if p.set_frame(&data) {
+                        p.in_port = in_port;
+                        let mut tx = PortTable {
+                            ports: &mut self.ports,
+                        };
+                        self.dp.execute(p, &actions, &mut self.pool, &mut tx);
+                        self.drain_userspace();
+                    } else {
+                        self.pool.put(p);
+                    }
+                }
+            }
             PmdCmd::Stop => return false,
         }
         true
@@ -468,6 +543,8 @@ impl Pmd {
             elapsed_ns: self.since.elapsed().as_nanos() as u64,
             revalidations: self.revalidations,
             expired: self.expired,
+            packet_in_dropped: self.packet_in_dropped,
+            seen_seq: self.seen_seq,
         }
     }
 
@@ -475,6 +552,7 @@ impl Pmd {
     /// came from (what `dump-flows` counters show), and forgets megaflows
     /// that are gone.
     fn credit_rules(&mut self) {
+        let now_ms = self.shared.now_ms();
         let mut live = std::collections::HashSet::new();
         for (_, f) in self.dp.flow_dump() {
             let k = (f.key, f.mask);
@@ -485,7 +563,12 @@ impl Pmd {
                 );
                 if p > 0 {
                     for r in &a.rules {
-                        r.stats.credit(p, b);
+                        r.stats.credit(p, b, now_ms);
+                    }
+                    if let Some(c) = &a.counters {
+                        for &(t, matched) in &a.tables {
+                            c.credit(t, matched, p);
+                        }
                     }
                 }
                 a.packets = f.stats.packets;
@@ -512,6 +595,8 @@ impl Pmd {
                     }
                     if let Some(a) = self.attributions.get_mut(&(f.key, f.mask)) {
                         a.rules = t.rules;
+                        a.tables = t.tables;
+                        a.counters = t.table_counters;
                     }
                 }
                 _ => {

@@ -6,11 +6,11 @@
 //! rings in tests). An interface that cannot be opened gets a sentence in
 //! `Interface.error` and `ofport` -1, and everything else keeps forwarding.
 
-use crate::config::{valid_netdev_name, Config, IfaceCfg};
+use crate::config::{valid_netdev_name, Config, FailMode, IfaceCfg};
 use crate::mac_learning::OfPort;
 use crate::ofproto::{ofpp, FlowTables};
 use crate::pmd::{BridgeSet, PmdCmd, PmdHandle, Shared};
-use crate::xlate::{XBridge, XPort};
+use crate::xlate::{ControllerSpecs, TableCounters, XBridge, XPort};
 use rvs_datapath::flow::format_mac;
 use rvs_datapath::port::Port;
 use rvs_datapath::{DatapathConfig, PortNo};
@@ -34,6 +34,16 @@ struct Open {
     dp_port: PortNo,
     ofport: OfPort,
     pmd: usize,
+    mac: Option<[u8; 6]>,
+}
+
+/// A port of a bridge, as OpenFlow describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    pub name: String,
+    pub ofport: OfPort,
+    pub dp_port: PortNo,
+    pub mac: [u8; 6],
 }
 
 /// The running switch.
@@ -45,6 +55,14 @@ pub struct Switch {
     /// rewritten on every reconciliation.
     failed: HashMap<String, (String, BTreeMap<String, String>, String)>,
     tables: HashMap<String, Arc<FlowTables>>,
+    /// The fail mode each bridge's tables were set up for.
+    fail_modes: HashMap<String, FailMode>,
+    /// Bridges switching as NORMAL because no controller is connected.
+    fail_open: BTreeSet<String>,
+    specs: Arc<ControllerSpecs>,
+    counters: HashMap<String, Arc<TableCounters>>,
+    dpids: HashMap<String, u64>,
+    cfg: Config,
     flow_limit: usize,
 }
 
@@ -78,8 +96,200 @@ impl Switch {
             open: HashMap::new(),
             failed: HashMap::new(),
             tables: HashMap::new(),
+            fail_modes: HashMap::new(),
+            fail_open: BTreeSet::new(),
+            specs: Arc::default(),
+            counters: HashMap::new(),
+            dpids: HashMap::new(),
+            cfg: Config::default(),
             flow_limit: 200_000,
         }
+    }
+
+    /// Changes the flow tables of `bridge` with `f` and publishes them to
+    /// the PMDs (which then revalidate). `None` if there is no such bridge.
+    pub fn modify_tables<R>(
+        &mut self,
+        bridge: &str,
+        f: impl FnOnce(&mut FlowTables) -> R,
+    ) -> Option<R> {
+        let t = self.tables.get_mut(bridge)?;
+        let r = f(Arc::make_mut(t));
+        self.republish();
+        Some(r)
+    }
+
+    /// Makes `bridge` switch as NORMAL regardless of its tables (fail-open)
+    /// or not.
+    pub fn set_fail_open(&mut self, bridge: &str, on: bool) {
+        let changed = if on {
+            self.fail_open.insert(bridge.to_string())
+        } else {
+            self.fail_open.remove(bridge)
+        };
+        if changed {
+            crate::info!(
+                "{bridge}: {}",
+                if on {
+                    "no controller connected: switching as NORMAL (fail-open, fail_mode=standalone)"
+                } else {
+                    "leaving fail-open: the flow tables decide"
+                }
+            );
+            self.republish();
+        }
+    }
+
+    /// Whether `bridge` is in fail-open.
+    pub fn is_fail_open(&self, bridge: &str) -> bool {
+        self.fail_open.contains(bridge)
+    }
+
+    /// The datapath id of `bridge`.
+    pub fn datapath_id(&self, bridge: &str) -> Option<u64> {
+        self.dpids.get(bridge).copied()
+    }
+
+    /// The lookup and match counters of `bridge`'s tables.
+    pub fn table_counters(&self, bridge: &str) -> Arc<TableCounters> {
+        self.counters.get(bridge).cloned().unwrap_or_default()
+    }
+
+    /// The ports of `bridge` that are open, by OpenFlow port number.
+    pub fn bridge_ports(&self, bridge: &str) -> Vec<PortInfo> {
+        let mut v: Vec<PortInfo> = self
+            .open
+            .iter()
+            .filter(|(_, o)| o.bridge == bridge)
+            .map(|(n, o)| PortInfo {
+                name: n.clone(),
+                ofport: o.ofport,
+                dp_port: o.dp_port,
+                mac: o.mac.unwrap_or([0; 6]),
+            })
+            .collect();
+        v.sort_by_key(|p| p.ofport);
+        v
+    }
+
+    /// The PMD that owns datapath port `dp`.
+    pub fn pmd_of(&self, dp: PortNo) -> Option<&PmdHandle> {
+        self.open
+            .values()
+            .find(|o| o.dp_port == dp)
+            .and_then(|o| self.pmds.get(o.pmd))
+    }
+
+    /// Counters and link state of every open port, by datapath port.
+    pub fn port_reports(&self) -> HashMap<PortNo, crate::pmd::PortReport> {
+        let mut by_dp = HashMap::new();
+        for pmd in &self.pmds {
+            if let Some(r) = pmd.report() {
+                for p in r.ports {
+                    by_dp.insert(p.no, p);
+                }
+            }
+        }
+        by_dp
+    }
+
+    /// Waits (at most `max`) until every PMD has revalidated against the
+    /// tables published so far: after it, no megaflow forwards by a
+    /// replaced rule. Returns whether they all got there.
+    pub fn wait_revalidated(&self, max: std::time::Duration) -> bool {
+        let target = self
+            .shared
+            .reval_seq
+            .load(std::sync::atomic::Ordering::Acquire);
+        let deadline = std::time::Instant::now() + max;
+        loop {
+            let done = self
+                .pmds
+                .iter()
+                .all(|p| p.report().is_some_and(|r| r.seen_seq >= target));
+            if done {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn republish(&mut self) {
+        let cfg = std::mem::take(&mut self.cfg);
+        self.publish(&cfg);
+        self.cfg = cfg;
+    }
+
+    /// Sets up each bridge's tables for its fail mode: a new bridge, or
+    /// one whose fail mode changed while it has no controller, starts with
+    /// an empty table, plus the priority-0 NORMAL flow when standalone (an
+    /// ordinary flow that `del-flows` removes), as Open vSwitch does.
+    fn setup_tables(&mut self, cfg: &Config) {
+        for (b, br) in &cfg.bridges {
+            let fresh = !self.tables.contains_key(b);
+            let changed = self.fail_modes.get(b).is_some_and(|m| *m != br.fail_mode);
+            if fresh || (changed && br.controllers.is_empty()) {
+                let t = match br.fail_mode {
+                    FailMode::Standalone => FlowTables::normal(),
+                    FailMode::Secure => FlowTables::default(),
+                };
+                self.tables.insert(b.clone(), Arc::new(t));
+            }
+            self.fail_modes.insert(b.clone(), br.fail_mode);
+            self.counters.entry(b.clone()).or_default();
+        }
+        self.fail_modes.retain(|b, _| cfg.bridges.contains_key(b));
+        self.counters.retain(|b, _| cfg.bridges.contains_key(b));
+        self.fail_open.retain(|b| cfg.bridges.contains_key(b));
+    }
+
+    /// Each bridge's datapath id: `other_config:datapath-id` (16 hex
+    /// digits) if set, else from the MAC of its internal port, else from
+    /// its name; the operations that write it to `Bridge.datapath_id`.
+    fn assign_dpids(&mut self, cfg: &Config) -> Vec<Value> {
+        let mut ops = Vec::new();
+        for (b, br) in &cfg.bridges {
+            let configured = br.other_config.get("datapath-id").and_then(|v| {
+                let h = v.trim_start_matches("0x");
+                match (h.len(), u64::from_str_radix(h, 16)) {
+                    (16, Ok(d)) => Some(d),
+                    _ => {
+                        crate::warn!(
+                            "{b}: other_config:datapath-id={v:?} is not 16 hex digits; ignored"
+                        );
+                        None
+                    }
+                }
+            });
+            let dpid = configured
+                .or_else(|| {
+                    self.open
+                        .get(b)
+                        .filter(|o| o.bridge == *b)
+                        .and_then(|o| o.mac)
+                        .map(rvs_datapath::flow::mac_to_u64)
+                })
+                .unwrap_or_else(|| {
+                    // A locally administered address from the name.
+                    let h = b.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
+                        (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
+                    });
+                    (h & 0x0000_feff_ffff_ffff) | 0x0000_0200_0000_0000
+                });
+            if self.dpids.get(b) != Some(&dpid) {
+                self.dpids.insert(b.clone(), dpid);
+                if !br.uuid.is_empty() {
+                    ops.push(json!({"op": "update", "table": "Bridge",
+                        "where": [["_uuid", "==", uuid_json(&br.uuid)]],
+                        "row": {"datapath_id": format!("{dpid:016x}")}}));
+                }
+            }
+        }
+        self.dpids.retain(|b, _| cfg.bridges.contains_key(b));
+        ops
     }
 
     /// The poll-mode threads.
@@ -87,12 +297,9 @@ impl Switch {
         &self.pmds
     }
 
-    /// The flow tables of `bridge` (NORMAL by default).
+    /// The flow tables of `bridge` (empty if there is no such bridge).
     pub fn tables(&self, bridge: &str) -> Arc<FlowTables> {
-        self.tables
-            .get(bridge)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(FlowTables::normal()))
+        self.tables.get(bridge).cloned().unwrap_or_default()
     }
 
     /// Interface name → (bridge, OpenFlow port, datapath port).
@@ -230,6 +437,7 @@ impl Switch {
                             dp_port,
                             ofport,
                             pmd,
+                            mac,
                         },
                     );
                     let mut row = json!({"ofport": ofport, "error": ["set", []],
@@ -250,6 +458,9 @@ impl Switch {
             }
         }
         self.apply_other_config(cfg);
+        self.setup_tables(cfg);
+        ops.extend(self.assign_dpids(cfg));
+        self.cfg = cfg.clone();
         self.publish(cfg);
         if let Some(root) = &cfg.root {
             ops.push(json!({"op": "update", "table": "Open_vSwitch",
@@ -307,7 +518,11 @@ impl Switch {
                 }
             }
             let tables = self.tables(bname);
-            bridges.push(XBridge::new(bname, xports, tables));
+            let mut xb = XBridge::new(bname, xports, tables);
+            xb.fail_open = self.fail_open.contains(bname);
+            xb.specs = self.specs.clone();
+            xb.table_counters = self.table_counters(bname);
+            bridges.push(xb);
         }
         self.tables.retain(|b, _| cfg.bridges.contains_key(b));
         if let Ok(mut macs) = self.shared.macs.lock() {
@@ -319,14 +534,7 @@ impl Switch {
     /// Database operations that store every interface's counters and link
     /// state.
     pub fn statistics_ops(&self, cfg: &Config) -> Vec<Value> {
-        let mut by_dp: HashMap<PortNo, crate::pmd::PortReport> = HashMap::new();
-        for pmd in &self.pmds {
-            if let Some(r) = pmd.report() {
-                for p in r.ports {
-                    by_dp.insert(p.no, p);
-                }
-            }
-        }
+        let by_dp = self.port_reports();
         let mut ops = Vec::new();
         for br in cfg.bridges.values() {
             for p in br.ports.values() {
@@ -399,7 +607,7 @@ mod tests {
             BridgeCfg {
                 name: "br0".into(),
                 ports,
-                other_config: BTreeMap::new(),
+                ..Default::default()
             },
         );
         Config {

@@ -12,7 +12,8 @@ use crate::ofproto::{ofpp, FlowTables, OfAction, Rule};
 use rvs_datapath::flow::{format_mac, VLAN_CFI};
 use rvs_datapath::{Action, Field, FlowKey, FlowMask, PortNo};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// VLAN behaviour of a port (`Port.tag`, `Port.trunks`, `Port.vlan_mode`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,96 @@ pub struct XPort {
     pub vlan: VlanMode,
 }
 
+/// What a packet sent to the controller carries besides itself: why, from
+/// which table and rule, and how much of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ControllerSpec {
+    /// `true`: a table-miss rule sent it (PACKET_IN reason NO_MATCH).
+    pub table_miss: bool,
+    pub table: u8,
+    pub max_len: u16,
+    pub cookie: u64,
+}
+
+/// Numbers for [`ControllerSpec`]s, so that a datapath `userspace` action
+/// (which carries a `u32`) can say which one it is. Numbers are never
+/// reused, so a megaflow installed before a change still reports right.
+#[derive(Debug, Default)]
+pub struct ControllerSpecs {
+    inner: Mutex<(Vec<ControllerSpec>, HashMap<ControllerSpec, u32>)>,
+}
+
+/// The bit of a `userspace` cookie that says "to the controller"; the
+/// low bits number a [`ControllerSpec`].
+pub const CONTROLLER_COOKIE: u32 = 0x8000_0000;
+
+/// Most distinct specs kept; beyond, new ones share the first's number
+/// (the packet still reaches the controller, with table 0 and cookie 0).
+const MAX_SPECS: usize = 1 << 20;
+
+impl ControllerSpecs {
+    /// The userspace cookie for `spec`.
+    pub fn cookie(&self, spec: ControllerSpec) -> u32 {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&i) = g.1.get(&spec) {
+            return CONTROLLER_COOKIE | i;
+        }
+        if g.0.len() >= MAX_SPECS {
+            return CONTROLLER_COOKIE;
+        }
+        let i = g.0.len() as u32;
+        g.0.push(spec);
+        g.1.insert(spec, i);
+        CONTROLLER_COOKIE | i
+    }
+
+    /// The spec behind a userspace cookie, if it is a controller one.
+    pub fn get(&self, cookie: u32) -> Option<ControllerSpec> {
+        if cookie & CONTROLLER_COOKIE == 0 {
+            return None;
+        }
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.get((cookie & !CONTROLLER_COOKIE) as usize).copied()
+    }
+}
+
+/// Per-table lookup and match counters of a bridge (what `dump-tables`
+/// shows), credited with the traffic of each megaflow.
+#[derive(Debug)]
+pub struct TableCounters {
+    /// (lookups, matches) per table.
+    pub tables: Vec<(AtomicU64, AtomicU64)>,
+}
+
+impl Default for TableCounters {
+    fn default() -> Self {
+        TableCounters {
+            tables: (0..255)
+                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+}
+
+impl TableCounters {
+    /// Counts `packets` looked up in `table`, matched or not.
+    pub fn credit(&self, table: u8, matched: bool, packets: u64) {
+        if let Some((l, m)) = self.tables.get(table as usize) {
+            l.fetch_add(packets, Ordering::Relaxed);
+            if matched {
+                m.fetch_add(packets, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// (lookups, matches) of `table`.
+    pub fn get(&self, table: u8) -> (u64, u64) {
+        self.tables.get(table as usize).map_or((0, 0), |(l, m)| {
+            (l.load(Ordering::Relaxed), m.load(Ordering::Relaxed))
+        })
+    }
+}
+
 /// A bridge as translation sees it: an immutable snapshot.
 #[derive(Debug, Clone)]
 pub struct XBridge {
@@ -92,6 +183,11 @@ pub struct XBridge {
     pub ports: BTreeMap<OfPort, XPort>,
     pub by_dp: HashMap<PortNo, OfPort>,
     pub tables: Arc<FlowTables>,
+    /// Switch as NORMAL whatever the tables say: `fail_mode=standalone`
+    /// with controllers configured and none connected.
+    pub fail_open: bool,
+    pub specs: Arc<ControllerSpecs>,
+    pub table_counters: Arc<TableCounters>,
 }
 
 impl XBridge {
@@ -103,6 +199,9 @@ impl XBridge {
             ports: ports.into_iter().map(|p| (p.ofport, p)).collect(),
             by_dp,
             tables,
+            fail_open: false,
+            specs: Arc::default(),
+            table_counters: Arc::default(),
         }
     }
 }
@@ -116,12 +215,72 @@ pub struct Translation {
     pub mask: FlowMask,
     /// The rules that matched, for crediting their counters.
     pub rules: Vec<Arc<Rule>>,
+    /// The tables looked up, and whether a rule matched in each.
+    pub tables: Vec<(u8, bool)>,
+    /// Where those lookups are counted.
+    pub table_counters: Option<Arc<TableCounters>>,
     /// A step by step account (for `ofproto/trace`).
     pub trace: Vec<String>,
 }
 
-/// Cookie of userspace actions that mean "to the controller".
-pub const CONTROLLER_COOKIE: u32 = 1;
+/// The OpenFlow action set (`write_actions`), run when the pipeline
+/// ends, in the order OpenFlow 1.3 gives: pop, push, TTL, set-field,
+/// output.
+#[derive(Debug, Default, Clone)]
+struct ActionSet {
+    pop: bool,
+    push: Option<u16>,
+    dec_ttl: bool,
+    sets: Vec<OfAction>,
+    output: Option<OfAction>,
+}
+
+impl ActionSet {
+    fn write(&mut self, actions: &[OfAction]) {
+        for a in actions {
+            match *a {
+                OfAction::PopVlan => self.pop = true,
+                OfAction::PushVlan { tpid } => self.push = Some(tpid),
+                OfAction::DecTtl => self.dec_ttl = true,
+                OfAction::Output(_)
+                | OfAction::Normal
+                | OfAction::Flood
+                | OfAction::All
+                | OfAction::Controller { .. } => self.output = Some(*a),
+                set => {
+                    // One action of each kind: a later write replaces it.
+                    let kind = std::mem::discriminant(&set);
+                    self.sets.retain(|x| std::mem::discriminant(x) != kind);
+                    self.sets.push(set);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.pop
+            && self.push.is_none()
+            && !self.dec_ttl
+            && self.sets.is_empty()
+            && self.output.is_none()
+    }
+
+    fn to_list(&self) -> Vec<OfAction> {
+        let mut v = Vec::new();
+        if self.pop {
+            v.push(OfAction::PopVlan);
+        }
+        if let Some(tpid) = self.push {
+            v.push(OfAction::PushVlan { tpid });
+        }
+        if self.dec_ttl {
+            v.push(OfAction::DecTtl);
+        }
+        v.extend_from_slice(&self.sets);
+        v.extend(self.output);
+        v
+    }
+}
 
 struct Ctx<'a> {
     br: &'a XBridge,
@@ -133,7 +292,17 @@ struct Ctx<'a> {
     wc: FlowMask,
     out: Vec<Action>,
     rules: Vec<Arc<Rule>>,
+    tables: Vec<(u8, bool)>,
     trace: Vec<String>,
+    /// The table and rule whose actions are running (for PACKET_IN).
+    table: u8,
+    rule: Option<Arc<Rule>>,
+    metadata: u64,
+    action_set: ActionSet,
+    /// Set when an action dropped the packet (TTL expired).
+    dropped: bool,
+    /// Pipeline passes left (`output:TABLE` in a packet-out re-enters).
+    depth: u8,
 }
 
 impl Ctx<'_> {
@@ -164,6 +333,72 @@ impl Ctx<'_> {
                 });
                 self.cur.set_vlan_tci(new);
             }
+        }
+    }
+
+    /// Rewrites the TCI of the tag the packet has (pop and push with the
+    /// new value, which the datapath does in place).
+    fn set_tci(&mut self, new: u16) {
+        if new == self.tci() {
+            return;
+        }
+        self.out.push(Action::PopVlan);
+        self.out.push(Action::PushVlan {
+            tpid: 0x8100,
+            tci: new,
+        });
+        self.cur.set_vlan_tci(new);
+    }
+
+    /// Runs the tables from `start` until a rule without `goto_table`,
+    /// then the action set.
+    fn pipeline(&mut self, start: u8) {
+        let br = self.br;
+        if self.br.fail_open {
+            self.trace
+                .push("fail-open: no controller connected, switching as NORMAL".into());
+            self.normal();
+            return;
+        }
+        let mut table = start;
+        loop {
+            let Some(rule) = br
+                .tables
+                .lookup(table, &self.cur, self.metadata, &mut self.wc)
+                .cloned()
+            else {
+                self.tables.push((table, false));
+                self.trace.push(format!("table {table}: no match: dropped"));
+                break;
+            };
+            self.tables.push((table, true));
+            self.trace.push(format!(
+                "table {table}: priority {} cookie {:#x} matched",
+                rule.priority, rule.cookie
+            ));
+            self.table = table;
+            self.rule = Some(rule.clone());
+            self.run_actions(&rule.actions);
+            if self.dropped {
+                return;
+            }
+            if rule.clear_actions {
+                self.action_set = ActionSet::default();
+            }
+            self.action_set.write(&rule.write_actions);
+            if let Some((v, m)) = rule.write_metadata {
+                self.metadata = (self.metadata & !m) | (v & m);
+            }
+            self.rules.push(rule.clone());
+            match rule.goto {
+                Some(next) if next > table => table = next,
+                _ => break,
+            }
+        }
+        if !self.action_set.is_empty() {
+            let set = std::mem::take(&mut self.action_set).to_list();
+            self.trace.push(format!("action set: {set:?}"));
+            self.run_actions(&set);
         }
     }
 
@@ -261,6 +496,12 @@ impl Ctx<'_> {
     fn run_actions(&mut self, actions: &[OfAction]) {
         for a in actions {
             match *a {
+                OfAction::Output(p) if p == ofpp::TABLE => {
+                    if self.depth > 0 {
+                        self.depth -= 1;
+                        self.pipeline(0);
+                    }
+                }
                 OfAction::Output(p) if p == ofpp::IN_PORT => {
                     let ip = self.in_port;
                     self.output(ip);
@@ -284,10 +525,18 @@ impl Ctx<'_> {
                         self.output(p);
                     }
                 }
-                OfAction::Controller { .. } => {
-                    self.out.push(Action::Userspace(CONTROLLER_COOKIE));
-                    self.trace.push("controller".into());
+                OfAction::Controller { max_len } => {
+                    let spec = ControllerSpec {
+                        table_miss: self.rule.as_ref().is_some_and(|r| r.is_table_miss()),
+                        table: self.table,
+                        max_len,
+                        cookie: self.rule.as_ref().map_or(0, |r| r.cookie),
+                    };
+                    let c = self.br.specs.cookie(spec);
+                    self.out.push(Action::Userspace(c));
+                    self.trace.push(format!("controller (max_len={max_len})"));
                 }
+
                 OfAction::PushVlan { tpid } => {
                     let tci = VLAN_CFI | (self.tci() & 0xe000);
                     self.out.push(Action::PushVlan { tpid, tci });
@@ -300,6 +549,18 @@ impl Ctx<'_> {
                     }
                 }
                 OfAction::SetVlanVid(vid) => self.set_tag(Some(vid)),
+                OfAction::SetTagVid(vid) => {
+                    let tci = self.tci();
+                    if tci & VLAN_CFI != 0 {
+                        self.set_tci((tci & 0xf000) | (vid & 0x0fff));
+                    }
+                }
+                OfAction::SetTagPcp(pcp) => {
+                    let tci = self.tci();
+                    if tci & VLAN_CFI != 0 {
+                        self.set_tci((tci & 0x1fff) | (u16::from(pcp & 7) << 13));
+                    }
+                }
                 OfAction::SetEthSrc(m) => {
                     self.out.push(Action::SetEthSrc(m));
                     self.cur.set_eth_src(m);
@@ -333,6 +594,7 @@ impl Ctx<'_> {
                         self.trace
                             .push("dec_ttl: TTL expired or not IPv4: dropped".into());
                         self.out.clear();
+                        self.dropped = true;
                         return;
                     }
                     self.out.push(Action::SetIpv4Ttl(ttl - 1));
@@ -352,12 +614,14 @@ pub fn translate(
     now: u64,
     learn: bool,
 ) -> Translation {
-    let mut mask = FlowMask::of_fields(&[Field::InPort]);
+    let mask = FlowMask::of_fields(&[Field::InPort]);
     let Some(&in_port) = br.by_dp.get(&key.in_port()) else {
         return Translation {
             actions: Vec::new(),
             mask,
             rules: Vec::new(),
+            tables: Vec::new(),
+            table_counters: None,
             trace: vec![format!(
                 "datapath port {} is not on bridge {}",
                 key.in_port(),
@@ -373,47 +637,67 @@ pub fn translate(
             mac.learn(vlan, key.eth_src(), in_port, now);
         }
     }
-    let mut cx = Ctx {
-        br,
-        mac,
-        now,
-        in_port,
-        cur,
-        wc: mask,
-        out: Vec::new(),
-        rules: Vec::new(),
-        trace: Vec::new(),
-    };
-    let mut table = 0u8;
-    let mut metadata = 0u64;
-    loop {
-        let Some(rule) = br
-            .tables
-            .lookup(table, &cx.cur, metadata, &mut cx.wc)
-            .cloned()
-        else {
-            cx.trace.push(format!("table {table}: no match: dropped"));
-            break;
-        };
-        cx.trace
-            .push(format!("table {table}: priority {} matched", rule.priority));
-        cx.run_actions(&rule.actions);
-        if let Some((v, m)) = rule.write_metadata {
-            metadata = (metadata & !m) | (v & m);
-        }
-        cx.rules.push(rule.clone());
-        match rule.goto {
-            Some(next) if next > table => table = next,
-            _ => break,
+    let mut cx = Ctx::new(br, mac, now, in_port, cur, mask);
+    cx.pipeline(0);
+    cx.finish()
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        br: &'a XBridge,
+        mac: &'a MacTable,
+        now: u64,
+        in_port: OfPort,
+        cur: FlowKey,
+        wc: FlowMask,
+    ) -> Ctx<'a> {
+        Ctx {
+            br,
+            mac,
+            now,
+            in_port,
+            cur,
+            wc,
+            out: Vec::new(),
+            rules: Vec::new(),
+            tables: Vec::new(),
+
+            trace: Vec::new(),
+            table: 0,
+            rule: None,
+            metadata: 0,
+            action_set: ActionSet::default(),
+            dropped: false,
+            depth: 1,
         }
     }
-    mask = cx.wc;
-    Translation {
-        actions: cx.out,
-        mask,
-        rules: cx.rules,
-        trace: cx.trace,
+
+    fn finish(self) -> Translation {
+        Translation {
+            actions: self.out,
+            mask: self.wc,
+            rules: self.rules,
+            tables: self.tables,
+            table_counters: Some(self.br.table_counters.clone()),
+            trace: self.trace,
+        }
     }
+}
+
+/// Translates the actions of a PACKET_OUT for a packet whose key is `key`
+/// (its `in_port` the OpenFlow port it counts as coming from, possibly
+/// `CONTROLLER` or `LOCAL`): `output:TABLE` runs it through the tables.
+pub fn translate_packet_out(
+    br: &XBridge,
+    key: &FlowKey,
+    mac: &MacTable,
+    now: u64,
+    actions: &[OfAction],
+) -> Translation {
+    let in_port = key.in_port();
+    let mut cx = Ctx::new(br, mac, now, in_port, *key, FlowMask::default());
+    cx.run_actions(actions);
+    cx.finish()
 }
 
 #[cfg(test)]

@@ -85,10 +85,20 @@ fn main() -> Result<()> {
             .with_context(|| format!("cannot open log file {}", log.display()))?;
         let ctl = rundir.join("rvs-vswitchd.ctl");
         let _ = std::fs::remove_file(&ctl);
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| a != "--detach")
-            .collect();
+        // The child gets the resolved directories: drop the ones given
+        // (as `--rundir X` or `--rundir=X`) so none is given twice.
+        let mut args: Vec<String> = Vec::new();
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            if a == "--detach" || a.starts_with("--rundir=") || a.starts_with("--dbdir=") {
+                continue;
+            }
+            if a == "--rundir" || a == "--dbdir" {
+                it.next();
+                continue;
+            }
+            args.push(a);
+        }
         let mut child = Command::new(std::env::current_exe()?)
             .args(&args)
             .arg("--rundir")
