@@ -4,12 +4,15 @@
 //! - [`vsctl`]: `rvs-vsctl`, the database front end (`ovs-vsctl`'s
 //!   language: `add-br`, `add-port`, `set`, `list`, ...).
 //!
+//! - [`ofctl`]: `rvs-ofctl`, the OpenFlow 1.3 client (`ovs-ofctl`'s
+//!   language and output: `show`, `add-flow`, `dump-flows`,
+//!   `replace-flows`, `diff-flows`, `packet-out`, ...).
+//!
 //! - [`appctl`]: `rvs-appctl`, questions to a running daemon (`ovs-appctl`'s
 //!   protocol).
-//!
-//! `rvs-ofctl` arrives with the OpenFlow issue.
 
 #![forbid(unsafe_code)]
 
 pub mod appctl;
+pub mod ofctl;
 pub mod vsctl;
