@@ -54,7 +54,7 @@ pub use framer::{frame_len, MessageFramer};
 pub use header::{MsgType, OfpHeader};
 pub use instruction::{validate_instructions, Instruction};
 pub use message::{
-    ControllerRole, ErrorMsg, ExperimenterMsg, FlowMod, FlowModCommand, FlowRemoved,
+    AsyncConfig, ControllerRole, ErrorMsg, ExperimenterMsg, FlowMod, FlowModCommand, FlowRemoved,
     FlowRemovedReason, Hello, HelloElement, Message, MessageBody, PacketIn, PacketInReason,
     PacketOut, PortReason, PortStatus, Role, SwitchConfig, SwitchFeatures,
 };

@@ -564,6 +564,44 @@ impl Role {
     }
 }
 
+/// Which asynchronous messages a connection wants
+/// (`ofp_async_config`): bit `1 << reason` of each mask; index 0 applies in
+/// the master or equal role, index 1 in the slave role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AsyncConfig {
+    /// PACKET_IN reasons.
+    pub packet_in_mask: [u32; 2],
+    /// PORT_STATUS reasons.
+    pub port_status_mask: [u32; 2],
+    /// FLOW_REMOVED reasons.
+    pub flow_removed_mask: [u32; 2],
+}
+
+impl Default for AsyncConfig {
+    /// OpenFlow 1.3's default: masters and equals get every PACKET_IN
+    /// (no match, action), PORT_STATUS and FLOW_REMOVED; slaves only
+    /// PORT_STATUS.
+    fn default() -> Self {
+        AsyncConfig {
+            packet_in_mask: [0b11, 0],
+            port_status_mask: [0b111, 0b111],
+            flow_removed_mask: [0b1111, 0],
+        }
+    }
+}
+
+fn read_async(r: &mut Reader<'_>) -> Result<AsyncConfig, OfError> {
+    let mut v = [0u32; 6];
+    for x in &mut v {
+        *x = r.u32()?;
+    }
+    Ok(AsyncConfig {
+        packet_in_mask: [v[0], v[1]],
+        port_status_mask: [v[2], v[3]],
+        flow_removed_mask: [v[4], v[5]],
+    })
+}
+
 /// The body of a message, by type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MessageBody {
@@ -609,6 +647,12 @@ pub enum MessageBody {
     RoleRequest(Role),
     /// ROLE_REPLY.
     RoleReply(Role),
+    /// GET_ASYNC_REQUEST.
+    GetAsyncRequest,
+    /// GET_ASYNC_REPLY.
+    GetAsyncReply(AsyncConfig),
+    /// SET_ASYNC.
+    SetAsync(AsyncConfig),
     /// A message type this crate does not model (group, port, table and
     /// meter mods, queue config, async config, or an unknown type), with
     /// its body as it came. `msg_type` must not be one of the modelled
@@ -646,6 +690,9 @@ impl MessageBody {
             MessageBody::BarrierReply => MsgType::BarrierReply,
             MessageBody::RoleRequest(_) => MsgType::RoleRequest,
             MessageBody::RoleReply(_) => MsgType::RoleReply,
+            MessageBody::GetAsyncRequest => MsgType::GetAsyncRequest,
+            MessageBody::GetAsyncReply(_) => MsgType::GetAsyncReply,
+            MessageBody::SetAsync(_) => MsgType::SetAsync,
             MessageBody::Unsupported { msg_type, .. } => *msg_type,
         }
     }
@@ -771,6 +818,9 @@ impl MessageBody {
             MsgType::BarrierReply => MessageBody::BarrierReply,
             MsgType::RoleRequest => MessageBody::RoleRequest(read_role(r)?),
             MsgType::RoleReply => MessageBody::RoleReply(read_role(r)?),
+            MsgType::GetAsyncRequest => MessageBody::GetAsyncRequest,
+            MsgType::GetAsyncReply => MessageBody::GetAsyncReply(read_async(r)?),
+            MsgType::SetAsync => MessageBody::SetAsync(read_async(r)?),
             other => MessageBody::Unsupported {
                 msg_type: other,
                 body: r.rest().to_vec(),
@@ -795,7 +845,14 @@ impl MessageBody {
             MessageBody::FeaturesRequest
             | MessageBody::GetConfigRequest
             | MessageBody::BarrierRequest
-            | MessageBody::BarrierReply => {}
+            | MessageBody::BarrierReply
+            | MessageBody::GetAsyncRequest => {}
+            MessageBody::GetAsyncReply(a) | MessageBody::SetAsync(a) => {
+                for m in [a.packet_in_mask, a.port_status_mask, a.flow_removed_mask] {
+                    w.u32(m[0]);
+                    w.u32(m[1]);
+                }
+            }
             MessageBody::FeaturesReply(f) => {
                 w.u64(f.datapath_id);
                 w.u32(f.n_buffers);
@@ -1553,6 +1610,13 @@ pub(crate) mod tests {
                 role: ControllerRole::Slave,
                 generation_id: 13,
             }),
+            MessageBody::GetAsyncRequest,
+            MessageBody::GetAsyncReply(AsyncConfig::default()),
+            MessageBody::SetAsync(AsyncConfig {
+                packet_in_mask: [6, 0],
+                port_status_mask: [7, 7],
+                flow_removed_mask: [0, 0],
+            }),
             MessageBody::Unsupported {
                 msg_type: MsgType::MeterMod,
                 body: vec![0; 16],
@@ -1571,7 +1635,7 @@ pub(crate) mod tests {
         let mut types: Vec<u8> = messages.iter().map(|m| m.msg_type().into()).collect();
         types.sort_unstable();
         types.dedup();
-        assert_eq!(types.len(), 22, "every modelled type and one unsupported");
+        assert_eq!(types.len(), 25, "every modelled type and one unsupported");
         for message in &messages {
             round_trip(message);
         }

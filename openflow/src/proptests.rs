@@ -14,7 +14,7 @@ use crate::framer::{frame_len, MessageFramer};
 use crate::header::MsgType;
 use crate::instruction::Instruction;
 use crate::message::{
-    ControllerRole, ErrorMsg, ExperimenterMsg, FlowMod, FlowModCommand, FlowRemoved,
+    AsyncConfig, ControllerRole, ErrorMsg, ExperimenterMsg, FlowMod, FlowModCommand, FlowRemoved,
     FlowRemovedReason, Hello, HelloElement, Message, MessageBody, PacketIn, PacketInReason,
     PacketOut, PortReason, PortStatus, Role, SwitchConfig, SwitchFeatures,
 };
@@ -355,7 +355,7 @@ fn config() -> impl Strategy<Value = SwitchConfig> {
 fn unsupported_type() -> impl Strategy<Value = MsgType> {
     prop_oneof![
         prop_oneof![Just(15u8), Just(16), Just(17), Just(22), Just(23)],
-        26u8..=255,
+        29u8..=255,
     ]
     .prop_map(MsgType::from)
 }
@@ -398,6 +398,12 @@ fn message_body() -> impl Strategy<Value = MessageBody> {
         config().prop_map(MessageBody::SetConfig),
         role().prop_map(MessageBody::RoleRequest),
         role().prop_map(MessageBody::RoleReply),
+        Just(MessageBody::GetAsyncRequest),
+        any::<[u32; 6]>().prop_map(|v| MessageBody::SetAsync(AsyncConfig {
+            packet_in_mask: [v[0], v[1]],
+            port_status_mask: [v[2], v[3]],
+            flow_removed_mask: [v[4], v[5]],
+        })),
         (unsupported_type(), bytes(32))
             .prop_map(|(msg_type, body)| MessageBody::Unsupported { msg_type, body }),
     ];

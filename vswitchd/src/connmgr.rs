@@ -42,9 +42,9 @@ use crate::xlate::translate_packet_out;
 use rvs_openflow::error::{bad_request, flow_mod_failed, role_request_failed};
 use rvs_openflow::types::table;
 use rvs_openflow::{
-    split_multipart_reply, AggregateStats, Capabilities, ControllerRole, ErrorCode, ErrorMsg,
-    ErrorType, FlowMod, FlowModCommand, FlowModFlags, FlowRemoved, FlowRemovedReason, FlowStats,
-    FlowStatsRequest, MacAddr, Message, MessageBody, MessageFramer, MultipartReplyBody,
+    split_multipart_reply, AggregateStats, AsyncConfig, Capabilities, ControllerRole, ErrorCode,
+    ErrorMsg, ErrorType, FlowMod, FlowModCommand, FlowModFlags, FlowRemoved, FlowRemovedReason,
+    FlowStats, FlowStatsRequest, MacAddr, Message, MessageBody, MessageFramer, MultipartReplyBody,
     MultipartRequest, MultipartRequestBody, OfError, PacketIn, PacketInReason, PacketOut, Port,
     PortConfig, PortFeatures, PortNo, PortReason, PortState, PortStats, PortStatus, Role,
     SwitchConfig, SwitchDesc, SwitchFeatures, TableFeatureProp, TableFeatures, TableStats,
@@ -87,6 +87,13 @@ impl Stream {
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
         })
+    }
+
+    fn set_write_timeout(&self, d: Option<Duration>) {
+        let _ = match self {
+            Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Tcp(s) => s.set_write_timeout(d),
+        };
     }
 
     fn set_read_timeout(&self, d: Option<Duration>) -> std::io::Result<()> {
@@ -141,6 +148,8 @@ struct Conn {
     peer: String,
     tx: crossbeam_channel::Sender<Vec<u8>>,
     role: Mutex<ControllerRole>,
+    /// SET_ASYNC: which asynchronous messages it wants.
+    async_cfg: Mutex<AsyncConfig>,
     miss_send_len: AtomicU16,
     /// Set once HELLO has been exchanged.
     ready: AtomicBool,
@@ -175,12 +184,29 @@ impl Conn {
         *self.role.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether this connection gets PACKET_IN and FLOW_REMOVED.
-    fn wants_async(&self) -> bool {
-        self.kind == Kind::Controller
-            && self.ready.load(Ordering::Relaxed)
-            && self.role() != ControllerRole::Slave
+    /// Whether this connection gets an asynchronous message of `kind`
+    /// for `reason`: controllers only, as their role and SET_ASYNC say.
+    fn wants(&self, kind: Async, reason: u8) -> bool {
+        if self.kind != Kind::Controller || !self.ready.load(Ordering::Relaxed) {
+            return false;
+        }
+        let i = usize::from(self.role() == ControllerRole::Slave);
+        let cfg = *lock(&self.async_cfg);
+        let mask = match kind {
+            Async::PacketIn => cfg.packet_in_mask[i],
+            Async::PortStatus => cfg.port_status_mask[i],
+            Async::FlowRemoved => cfg.flow_removed_mask[i],
+        };
+        reason < 32 && mask & (1 << reason) != 0
     }
+}
+
+/// The kinds of asynchronous message.
+#[derive(Debug, Clone, Copy)]
+enum Async {
+    PacketIn,
+    PortStatus,
+    FlowRemoved,
 }
 
 /// A running listener, connector or timer: a stop flag and its thread.
@@ -572,6 +598,7 @@ fn session(
     let Ok(mut w) = s.try_clone() else {
         return;
     };
+    w.set_write_timeout(Some(Duration::from_secs(5)));
     let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(SEND_QUEUE);
     let conn = Arc::new(Conn {
         id: inner.next_id.fetch_add(1, Ordering::Relaxed),
@@ -579,6 +606,7 @@ fn session(
         peer,
         tx,
         role: Mutex::new(ControllerRole::Equal),
+        async_cfg: Mutex::new(AsyncConfig::default()),
         miss_send_len: AtomicU16::new(DEFAULT_MISS_SEND_LEN),
         ready: AtomicBool::new(false),
         closed: AtomicBool::new(false),
@@ -682,7 +710,6 @@ fn session(
         flush_flow_mods(inner, bridge, &conn, &mut pending);
     }
     conn.closed.store(true, Ordering::Relaxed);
-    s.shutdown();
     {
         let mut bridges = lock(&inner.bridges);
         if let Some(b) = bridges.get_mut(bridge) {
@@ -696,10 +723,13 @@ fn session(
             conn.peer
         );
     }
+    // Closing the queue lets the writer send what is left (a last ERROR)
+    // before the socket closes; its writes time out on a stuck peer.
     drop(conn);
     if let Ok(w) = writer {
         let _ = w.join();
     }
+    s.shutdown();
 }
 
 /// A header to quote in the ERROR for a stream that cannot be framed.
@@ -974,7 +1004,7 @@ fn send_flow_removed(
     if wanted.is_empty() {
         return;
     }
-    let conns = async_conns(inner, bridge);
+    let conns = async_conns(inner, bridge, Async::FlowRemoved, u8::from(reason));
     for r in wanted {
         let m = flow_removed(r, reason, now_ms);
         for c in &conns {
@@ -983,11 +1013,12 @@ fn send_flow_removed(
     }
 }
 
-fn async_conns(inner: &Inner, bridge: &str) -> Vec<Arc<Conn>> {
+/// The connections of `bridge` that want this asynchronous message.
+fn async_conns(inner: &Inner, bridge: &str, kind: Async, reason: u8) -> Vec<Arc<Conn>> {
     lock(&inner.bridges).get(bridge).map_or(Vec::new(), |b| {
         b.conns
             .iter()
-            .filter(|c| c.wants_async())
+            .filter(|c| c.wants(kind, reason))
             .cloned()
             .collect()
     })
@@ -1044,6 +1075,8 @@ fn handle(inner: &Arc<Inner>, bridge: &str, conn: &Conn, msg: Message, raw: &[u8
             reply(MessageBody::BarrierReply);
         }
         MessageBody::RoleRequest(r) => role_request(inner, bridge, conn, xid, r, raw),
+        MessageBody::SetAsync(a) => *lock(&conn.async_cfg) = a,
+        MessageBody::GetAsyncRequest => reply(MessageBody::GetAsyncReply(*lock(&conn.async_cfg))),
         MessageBody::PacketOut(po) => {
             if conn.role() == ControllerRole::Slave {
                 conn.send(&error(
@@ -1516,7 +1549,12 @@ fn dispatch(inner: &Arc<Inner>, stop: &AtomicBool) {
         else {
             continue;
         };
-        let conns = async_conns(inner, &br.name);
+        let reason = if spec.table_miss {
+            PacketInReason::NoMatch
+        } else {
+            PacketInReason::Action
+        };
+        let conns = async_conns(inner, &br.name, Async::PacketIn, u8::from(reason));
         for c in conns {
             let max = if spec.max_len == rvs_openflow::types::controller_max_len::NO_BUFFER {
                 usize::MAX
@@ -1529,11 +1567,7 @@ fn dispatch(inner: &Arc<Inner>, stop: &AtomicBool) {
                 MessageBody::PacketIn(PacketIn {
                     buffer_id: NO_BUFFER,
                     total_len: ev.data.len().min(usize::from(u16::MAX)) as u16,
-                    reason: if spec.table_miss {
-                        PacketInReason::NoMatch
-                    } else {
-                        PacketInReason::Action
-                    },
+                    reason,
                     table_id: spec.table,
                     cookie: spec.cookie,
                     match_: packet_in_match(in_port, 0),
@@ -1643,16 +1677,9 @@ fn port_changes(inner: &Inner, bridge: &str) {
     if msgs.is_empty() {
         return;
     }
-    let conns: Vec<Arc<Conn>> = lock(&inner.bridges).get(bridge).map_or(Vec::new(), |b| {
-        b.conns
-            .iter()
-            .filter(|c| c.kind == Kind::Controller && c.ready.load(Ordering::Relaxed))
-            .cloned()
-            .collect()
-    });
     for (reason, port) in msgs {
         let m = Message::new(0, MessageBody::PortStatus(PortStatus { reason, port }));
-        for c in &conns {
+        for c in async_conns(inner, bridge, Async::PortStatus, u8::from(reason)) {
             c.send_async(&m);
         }
     }
