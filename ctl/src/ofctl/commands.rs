@@ -6,8 +6,7 @@
 //! by a barrier, and the first one the switch refuses stops the run (the
 //! ones before it stay).
 
-use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -193,7 +192,10 @@ pub struct Ctx<'a> {
     pub out: &'a mut dyn Write,
     /// Whether standard output is a terminal (port names shown by default).
     pub interactive: bool,
+    /// Port names fetched, by connection name.
     port_names: HashMap<String, PortNames>,
+    /// Connection names whose table-name lookup is accounted for.
+    table_lookups: HashSet<String>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -222,6 +224,7 @@ impl<'a> Ctx<'a> {
             out,
             interactive,
             port_names: HashMap::new(),
+            table_lookups: HashSet::new(),
         }
     }
 
@@ -249,37 +252,58 @@ impl<'a> Ctx<'a> {
         Ok(names)
     }
 
-    /// The names to show for `switch`, if `--names` (or a terminal) asks
-    /// for them.
-    fn names_to_show(&mut self, switch: &str) -> Result<Option<PortNames>> {
-        if self.opts.show_names(self.interactive) {
-            Ok(Some(self.port_names(switch)?))
-        } else {
-            Ok(None)
+    /// Where `ovs-ofctl` looks up table names (a connection and a
+    /// TABLE_FEATURES request): `rvs-ofctl` has no table names, but skips
+    /// the two transaction ids, so that the ids it prints are the ones
+    /// `ovs-ofctl` prints.
+    fn table_names(&mut self, switch: &str) {
+        if self.table_lookups.insert(switch.to_string()) {
+            self.session.skip_xids(2);
         }
     }
 
-    /// Reads one flow; port names are looked up on `switch` only if the
-    /// flow has any (and `--no-names` is not given).
-    fn parse_flow(&mut self, switch: Option<&str>, text: &str, mode: FlowMode) -> Result<FlowSpec> {
-        let asked = Cell::new(false);
-        let first = parse_flow_with_ports(text, mode, &|name| {
-            parse_port_number(name).or_else(|| {
-                asked.set(true);
-                None
-            })
-        });
-        match (first, switch) {
-            (Ok(spec), _) => Ok(spec),
-            (Err(_), Some(switch)) if asked.get() && self.opts.accept_names() => {
-                let names = self.port_names(switch)?;
-                parse_flow_with_ports(text, mode, &|name| {
-                    parse_port_number(name).or_else(|| names.number(name))
-                })
-                .map_err(|e| OfctlError::Syntax(e.to_string()))
-            }
-            (Err(e), _) => Err(OfctlError::Syntax(e.to_string())),
+    /// The port names flows and arguments may use, unless `--no-names`;
+    /// looked up where `ovs-ofctl` looks them up, before reading a flow.
+    fn names_to_accept(&mut self, switch: &str) -> Result<Option<PortNames>> {
+        if !self.opts.accept_names() {
+            return Ok(None);
         }
+        let names = self.port_names(switch)?;
+        self.table_names(switch);
+        Ok(Some(names))
+    }
+
+    /// The port names to print, if `--names` (or a terminal) asks for
+    /// them.
+    fn names_to_show(&mut self, switch: &str) -> Result<Option<PortNames>> {
+        if !self.opts.show_names(self.interactive) {
+            return Ok(None);
+        }
+        let names = self.port_names(switch)?;
+        self.table_names(switch);
+        Ok(Some(names))
+    }
+
+    /// Reads one flow for `command` (`None`: a statistics filter), with
+    /// port names from `names`.
+    fn parse_flow(
+        &self,
+        names: Option<&PortNames>,
+        text: &str,
+        command: Option<FlowModCommand>,
+    ) -> Result<FlowSpec> {
+        let mode = command.map_or(FlowMode::Filter, flows::mode_of);
+        let takes_priority = !matches!(command, None | Some(FlowModCommand::Delete));
+        if !takes_priority && flows::has_keyword(text, "priority") {
+            return Err(OfctlError::Syntax(
+                "unknown keyword priority (only --strict del-flows selects flows by priority)"
+                    .into(),
+            ));
+        }
+        parse_flow_with_ports(text, mode, &|name| {
+            parse_port_number(name).or_else(|| names.and_then(|n| n.number(name)))
+        })
+        .map_err(|e| OfctlError::Syntax(e.to_string()))
     }
 
     /// A PORT argument: a number, a reserved name, or a port name of
@@ -322,7 +346,7 @@ impl<'a> Ctx<'a> {
     /// the others one fixed command.
     fn read_flow_file(
         &mut self,
-        switch: Option<&str>,
+        names: Option<&PortNames>,
         path: &str,
         command: Option<FlowModCommand>,
     ) -> Result<Vec<(FlowModCommand, FlowSpec)>> {
@@ -334,7 +358,7 @@ impl<'a> Ctx<'a> {
                 None => flows::split_command(line.text),
             };
             let spec = self
-                .parse_flow(switch, text, flows::mode_of(cmd))
+                .parse_flow(names, text, Some(cmd))
                 .map_err(|e| OfctlError::Syntax(format!("{path}:{}: {e}", line.number)))?;
             flows.push((cmd, spec));
         }
@@ -382,7 +406,7 @@ fn show(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
         return Err(bad_reply(&conn, &features.to_text()));
     }
     ctx.print(&features.to_text())?;
-    dump_printing(ctx, &mut conn, MultipartRequestBody::PortDesc, None)?;
+    dump_printing(ctx, &mut conn, MultipartRequestBody::PortDesc)?;
     drop(conn);
     // ovs-ofctl asks for the configuration on a connection of its own.
     let mut conn = ctx.session.open(switch)?;
@@ -401,23 +425,30 @@ fn bad_reply(conn: &Connection, text: &str) -> OfctlError {
     ))
 }
 
-/// Sends a multipart request and prints each reply as it comes.
+/// Sends a multipart request and prints each reply as it comes, as
+/// `ovs-ofctl` prints statistics (with port names if they are shown).
 fn dump_printing(
     ctx: &mut Ctx<'_>,
     conn: &mut Connection,
     request: MultipartRequestBody,
-    names: Option<&PortNames>,
 ) -> Result<()> {
-    let pctx = PrintContext { ports: names };
-    let mut flush_err = None;
-    conn.dump(request, |r| {
+    let pending = conn.send_dump(request)?;
+    let name = conn.name().to_string();
+    let names = ctx.names_to_show(&name)?;
+    let pctx = PrintContext {
+        ports: names.as_ref(),
+    };
+    let mut write_error = None;
+    let out = &mut *ctx.out;
+    let result = conn.recv_dump(pending, |r| {
         let text = print::message_to_string(&r.raw, &pctx);
-        if let Err(e) = ctx.out.write_all(text.as_bytes()) {
-            flush_err = Some(e);
+        if let Err(e) = out.write_all(text.as_bytes()) {
+            write_error.get_or_insert(e);
         }
         Ok(())
-    })?;
-    match flush_err {
+    });
+    result?;
+    match write_error {
         Some(e) => Err(OfctlError::Connection(format!("writing the output: {e}"))),
         None => Ok(()),
     }
@@ -425,12 +456,12 @@ fn dump_printing(
 
 fn dump_desc(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let mut conn = ctx.session.open(&args[0])?;
-    dump_printing(ctx, &mut conn, MultipartRequestBody::Desc, None)
+    dump_printing(ctx, &mut conn, MultipartRequestBody::Desc)
 }
 
 fn dump_tables(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let mut conn = ctx.session.open(&args[0])?;
-    dump_printing(ctx, &mut conn, MultipartRequestBody::Table, None)
+    dump_printing(ctx, &mut conn, MultipartRequestBody::Table)
 }
 
 fn dump_ports(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
@@ -440,13 +471,7 @@ fn dump_ports(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
         Some(p) => ctx.port_arg(switch, p)?,
         None => PortNo::ANY,
     };
-    let names = ctx.names_to_show(switch)?;
-    dump_printing(
-        ctx,
-        &mut conn,
-        MultipartRequestBody::PortStats(port),
-        names.as_ref(),
-    )
+    dump_printing(ctx, &mut conn, MultipartRequestBody::PortStats(port))
 }
 
 fn dump_ports_desc(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
@@ -457,7 +482,7 @@ fn dump_ports_desc(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
         // for one port: every port is listed.
         ctx.port_arg(switch, p)?;
     }
-    dump_printing(ctx, &mut conn, MultipartRequestBody::PortDesc, None)
+    dump_printing(ctx, &mut conn, MultipartRequestBody::PortDesc)
 }
 
 fn get_frags(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
@@ -489,17 +514,20 @@ fn probe(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     }
 }
 
-/// The FLOW argument of `dump-flows` and `dump-aggregate` as a request.
+/// The FLOW argument of `dump-flows` and `dump-aggregate` as a request;
+/// port names are looked up (as `ovs-ofctl` does) when there is one.
 fn stats_request(
     ctx: &mut Ctx<'_>,
     switch: &str,
     filter: Option<&String>,
 ) -> Result<FlowStatsRequest> {
-    let spec = ctx.parse_flow(
-        Some(switch),
-        filter.map_or("", String::as_str),
-        FlowMode::Filter,
-    )?;
+    let text = filter.map_or("", String::as_str);
+    let names = if text.is_empty() {
+        None
+    } else {
+        ctx.names_to_accept(switch)?
+    };
+    let spec = ctx.parse_flow(names.as_ref(), text, None)?;
     Ok(FlowStatsRequest {
         table_id: spec.table_id.unwrap_or(rvs_openflow::types::table::ALL),
         out_port: spec.out_port,
@@ -526,7 +554,7 @@ fn dump_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let show_names = ctx.opts.show_names(ctx.interactive);
     if sort_keys.is_empty() && !show_names && ctx.opts.stats {
         // As ovs-ofctl: each reply printed as it comes, with its header.
-        return dump_printing(ctx, &mut conn, MultipartRequestBody::Flow(request), None);
+        return dump_printing(ctx, &mut conn, MultipartRequestBody::Flow(request));
     }
     let mut entries = read_flow_stats(&mut conn, request)?;
     drop(conn);
@@ -560,12 +588,7 @@ pub fn read_flow_stats(conn: &mut Connection, request: FlowStatsRequest) -> Resu
 fn dump_aggregate(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let request = stats_request(ctx, &args[0], args.get(1))?;
     let mut conn = ctx.session.open(&args[0])?;
-    dump_printing(
-        ctx,
-        &mut conn,
-        MultipartRequestBody::Aggregate(request),
-        None,
-    )
+    dump_printing(ctx, &mut conn, MultipartRequestBody::Aggregate(request))
 }
 
 // ---------------------------------------------------------------------------
@@ -592,18 +615,18 @@ fn flow_mod_command(
     file_commands: bool,
 ) -> Result<()> {
     let switch = &args[0];
+    let names = ctx.names_to_accept(switch)?;
     let flows = match args.get(1) {
         Some(f) if f == "-" => {
             let fixed = (!file_commands).then_some(command);
-            ctx.read_flow_file(Some(switch), "-", fixed)?
+            ctx.read_flow_file(names.as_ref(), "-", fixed)?
         }
         text => {
-            let spec = ctx.parse_flow(
-                Some(switch),
-                text.map_or("", String::as_str),
-                flows::mode_of(command),
-            )?;
-            vec![(command, spec)]
+            let text = text.map_or("", String::as_str);
+            vec![(
+                command,
+                ctx.parse_flow(names.as_ref(), text, Some(command))?,
+            )]
         }
     };
     send_flow_mods(ctx, switch, flows)
@@ -614,7 +637,8 @@ fn add_flow(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
 }
 
 fn add_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
-    let flows = ctx.read_flow_file(Some(&args[0]), &args[1], None)?;
+    let names = ctx.names_to_accept(&args[0])?;
+    let flows = ctx.read_flow_file(names.as_ref(), &args[1], None)?;
     send_flow_mods(ctx, &args[0], flows)
 }
 
@@ -638,8 +662,9 @@ fn del_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
 
 fn replace_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let switch = &args[0];
+    let names = ctx.names_to_accept(switch)?;
     let mut tables = FlowTables::default();
-    for (_, spec) in ctx.read_flow_file(Some(switch), &args[1], Some(FlowModCommand::Add))? {
+    for (_, spec) in ctx.read_flow_file(names.as_ref(), &args[1], Some(FlowModCommand::Add))? {
         tables.insert_spec(0, &spec);
     }
     let mut conn = ctx.session.open(switch)?;
@@ -661,13 +686,14 @@ fn is_file_source(source: &str) -> bool {
 }
 
 fn diff_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
-    let switch = args.iter().find(|s| !is_file_source(s)).cloned();
     let mut tables = FlowTables::default();
+    // As in ovs-ofctl: files read names only from a switch read before
+    // them, and the names of the first switch are shown.
+    let mut names: Option<PortNames> = None;
     for (side, source) in args.iter().enumerate() {
         if is_file_source(source) {
-            for (_, spec) in
-                ctx.read_flow_file(switch.as_deref(), source, Some(FlowModCommand::Add))?
-            {
+            let accept = names.as_ref().filter(|_| ctx.opts.accept_names());
+            for (_, spec) in ctx.read_flow_file(accept, source, Some(FlowModCommand::Add))? {
                 tables.insert_spec(side, &spec);
             }
         } else {
@@ -675,12 +701,12 @@ fn diff_flows(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
             for entry in read_flow_stats(&mut conn, FlowStatsRequest::default())? {
                 tables.insert_stats(side, &entry);
             }
+            drop(conn);
+            if names.is_none() && ctx.opts.show_names(ctx.interactive) {
+                names = Some(ctx.port_names(source)?);
+            }
         }
     }
-    let names = match &switch {
-        Some(s) => ctx.names_to_show(s)?,
-        None => None,
-    };
     let lines = tables.diff(names.as_ref());
     let mut text = String::new();
     for line in &lines {
@@ -707,7 +733,7 @@ fn packet_from_hex(hex: &str) -> std::result::Result<Vec<u8>, &'static str> {
         match rest {
             [a, b, tail @ ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
                 let digit = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
-                bytes.push(digit(*a) << 4 | digit(*b));
+                bytes.push((digit(*a) << 4) | digit(*b));
                 rest = tail;
             }
             [] => break,
@@ -721,9 +747,9 @@ fn packet_from_hex(hex: &str) -> std::result::Result<Vec<u8>, &'static str> {
 }
 
 /// An action list for a packet-out: apply-actions only.
-fn packet_out_actions(ctx: &mut Ctx<'_>, switch: &str, text: &str) -> Result<Vec<Action>> {
+fn packet_out_actions(ctx: &Ctx<'_>, names: Option<&PortNames>, text: &str) -> Result<Vec<Action>> {
     let flow = format!("actions={text}");
-    let spec = ctx.parse_flow(Some(switch), &flow, FlowMode::Add)?;
+    let spec = ctx.parse_flow(names, &flow, Some(FlowModCommand::Add))?;
     let mut actions = Vec::new();
     for i in spec.instructions {
         match i {
@@ -743,7 +769,8 @@ fn packet_out(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
     let switch = &args[0];
     let (in_port, actions, packets) = match args.len() {
         2 => {
-            let (in_port, actions, packet) = parse_packet_out(ctx, switch, &args[1])?;
+            let names = ctx.names_to_accept(switch)?;
+            let (in_port, actions, packet) = parse_packet_out(ctx, names.as_ref(), &args[1])?;
             (in_port, actions, vec![packet])
         }
         3 => {
@@ -752,7 +779,8 @@ fn packet_out(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
             ))
         }
         _ => {
-            let actions = packet_out_actions(ctx, switch, &args[2])?;
+            let names = ctx.names_to_accept(switch)?;
+            let actions = packet_out_actions(ctx, names.as_ref(), &args[2])?;
             let in_port = ctx.port_arg(switch, &args[1])?;
             let packets = args[3..]
                 .iter()
@@ -776,8 +804,8 @@ fn packet_out(ctx: &mut Ctx<'_>, args: &[String]) -> Result<()> {
 /// `in_port=PORT,packet=HEX,actions=ACTIONS` (actions last, as in a flow;
 /// `in_port` defaults to CONTROLLER, no actions drop the packet).
 fn parse_packet_out(
-    ctx: &mut Ctx<'_>,
-    switch: &str,
+    ctx: &Ctx<'_>,
+    names: Option<&PortNames>,
     text: &str,
 ) -> Result<(PortNo, Vec<Action>, Vec<u8>)> {
     let (fields, actions_text) = match find_actions(text) {
@@ -797,13 +825,7 @@ fn parse_packet_out(
         match key {
             "in_port" => {
                 let port = parse_port_number(value)
-                    .or_else(|| {
-                        if ctx.opts.accept_names() {
-                            ctx.port_names(switch).ok().and_then(|n| n.number(value))
-                        } else {
-                            None
-                        }
-                    })
+                    .or_else(|| names.and_then(|n| n.number(value)))
                     .ok_or_else(|| {
                         OfctlError::Syntax(format!("{value} is not a valid OpenFlow port"))
                     })?;
@@ -833,7 +855,7 @@ fn parse_packet_out(
         return Err(OfctlError::Syntax("must specify packet".into()));
     };
     let actions = match actions_text {
-        Some(a) if !a.trim().is_empty() => packet_out_actions(ctx, switch, a)?,
+        Some(a) if !a.trim().is_empty() => packet_out_actions(ctx, names, a)?,
         _ => Vec::new(),
     };
     Ok((in_port, actions, packet))

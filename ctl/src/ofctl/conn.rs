@@ -70,14 +70,22 @@ impl Session {
         self.next_xid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Skips `n` transaction ids: the ones `ovs-ofctl` would spend on a
+    /// lookup `rvs-ofctl` does not need, so that the ids printed after it
+    /// are the same.
+    pub fn skip_xids(&self, n: u32) {
+        self.next_xid.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Connects to `target` and exchanges HELLOs.
     pub fn open(&self, target: &str) -> Result<Connection> {
-        let stream = self.connect(target)?;
+        let (stream, name) = self.connect(target)?;
         let mut conn = Connection {
             stream,
             framer: MessageFramer::new(),
             buf: vec![0; 64 * 1024],
             target: target.to_string(),
+            name,
             session: self.clone(),
         };
         conn.handshake()?;
@@ -107,9 +115,11 @@ impl Session {
         }
     }
 
-    fn connect(&self, name: &str) -> Result<Stream> {
+    /// The stream to `name`, and the name of what it connects to
+    /// (`unix:PATH` for a bridge).
+    fn connect(&self, name: &str) -> Result<(Stream, String)> {
         if let Some((method, rest)) = name.split_once(':') {
-            return match method {
+            let stream = match method {
                 "unix" => UnixStream::connect(rest).map(Stream::Unix).map_err(|e| {
                     OfctlError::Connection(format!("connecting to {name} ({})", strerror(&e)))
                 }),
@@ -120,12 +130,13 @@ impl Session {
                 _ => Err(OfctlError::Connection(format!(
                     "{name}: unknown connection method {method:?}; use unix:PATH, tcp:IP[:PORT] or a bridge name"
                 ))),
-            };
+            }?;
+            return Ok((stream, name.to_string()));
         }
         let bridge = self.rundir.join(format!("{name}.mgmt"));
         for path in [Path::new(name), bridge.as_path()] {
             match UnixStream::connect(path) {
-                Ok(s) => return Ok(Stream::Unix(s)),
+                Ok(s) => return Ok((Stream::Unix(s), format!("unix:{}", path.display()))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     return Err(OfctlError::Connection(format!(
@@ -264,6 +275,15 @@ impl Write for Stream {
     }
 }
 
+/// A multipart request sent, whose replies are still to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingDump {
+    /// The request's transaction id.
+    pub xid: u32,
+    /// The multipart type the replies must have.
+    pub mp_type: MultipartType,
+}
+
 /// A message as received: decoded, and its bytes for printing.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -287,6 +307,7 @@ pub struct Connection {
     framer: MessageFramer,
     buf: Vec<u8>,
     target: String,
+    name: String,
     session: Session,
 }
 
@@ -294,6 +315,13 @@ impl Connection {
     /// The SWITCH argument this connection was opened with.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// What the connection goes to: the SWITCH argument, or
+    /// `unix:PATH` when that named a bridge or a bare path (as Open
+    /// vSwitch names the connection).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn handshake(&mut self) -> Result<()> {
@@ -482,17 +510,32 @@ impl Connection {
     pub fn dump(
         &mut self,
         request: MultipartRequestBody,
-        mut each: impl FnMut(&Received) -> Result<()>,
+        each: impl FnMut(&Received) -> Result<()>,
     ) -> Result<()> {
-        let expected: MultipartType = request.mp_type();
+        let pending = self.send_dump(request)?;
+        self.recv_dump(pending, each)
+    }
+
+    /// The first half of [`Connection::dump`]: sends the request.
+    pub fn send_dump(&mut self, request: MultipartRequestBody) -> Result<PendingDump> {
+        let mp_type = request.mp_type();
         let xid = self.send(MessageBody::MultipartRequest(MultipartRequest::new(
             request,
         )))?;
+        Ok(PendingDump { xid, mp_type })
+    }
+
+    /// The second half of [`Connection::dump`]: receives the replies.
+    pub fn recv_dump(
+        &mut self,
+        pending: PendingDump,
+        mut each: impl FnMut(&Received) -> Result<()>,
+    ) -> Result<()> {
         loop {
-            let r = self.recv_xid(xid, "waiting for a statistics reply")?;
+            let r = self.recv_xid(pending.xid, "waiting for a statistics reply")?;
             match &r.msg.body {
                 MessageBody::Error(_) => return Err(OfctlError::Switch(r.to_text())),
-                MessageBody::MultipartReply(reply) if reply.body.mp_type() == expected => {
+                MessageBody::MultipartReply(reply) if reply.body.mp_type() == pending.mp_type => {
                     each(&r)?;
                     if !reply.flags.contains(MultipartFlags::MORE) {
                         return Ok(());

@@ -67,6 +67,13 @@ pub fn split_command(line: &str) -> (FlowModCommand, &str) {
     (FlowModCommand::Add, line)
 }
 
+/// Whether `text` (a flow without actions) sets `keyword`.
+pub fn has_keyword(text: &str, keyword: &str) -> bool {
+    text.split([',', ' ', '\t', '\r', '\n'])
+        .map(|token| token.split(['=', ':']).next().unwrap_or(""))
+        .any(|key| key == keyword)
+}
+
 /// The flow syntax a flow-mod command reads.
 pub fn mode_of(command: FlowModCommand) -> FlowMode {
     match command {
@@ -400,6 +407,13 @@ mod tests {
         assert_eq!(lines[0].number, 3);
         assert_eq!(lines[0].text, "in_port=1,actions=drop ");
         assert_eq!(lines[1].number, 5);
+    }
+
+    #[test]
+    fn keywords() {
+        assert!(has_keyword("table=0,priority=5,ip", "priority"));
+        assert!(has_keyword("priority:5", "priority"));
+        assert!(!has_keyword("ip,nw_src=1.2.3.4", "priority"));
     }
 
     #[test]

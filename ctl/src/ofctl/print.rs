@@ -253,14 +253,9 @@ fn format_body(s: &mut String, msg: &Message, ctx: &PrintContext<'_>) -> Result<
         | MessageBody::GetConfigRequest
         | MessageBody::BarrierRequest
         | MessageBody::BarrierReply => {}
-        MessageBody::PacketOut(_)
-        | MessageBody::PacketIn(_)
-        | MessageBody::FlowRemoved(_)
-        | MessageBody::PortStatus(_)
-        | MessageBody::RoleRequest(_)
-        | MessageBody::RoleReply(_)
-        | MessageBody::Experimenter(_)
-        | MessageBody::Unsupported { .. } => hex_body(s, msg),
+        // Messages rvs-ofctl does not print (PACKET_IN, PORT_STATUS, ...):
+        // their bytes.
+        _ => hex_body(s, msg),
     }
     Ok(())
 }
