@@ -13,8 +13,8 @@ use std::path::Path;
 use rvs_openflow::flow_syntax::{parse_flow_with_ports, FlowFormatOptions, FlowMode, FlowSpec};
 use rvs_openflow::types::{group, NO_BUFFER};
 use rvs_openflow::{
-    Action, FlowModCommand, FlowStats, FlowStatsRequest, Instruction, Message, MessageBody,
-    MultipartReplyBody, MultipartRequestBody, PacketOut, PortNo,
+    validate_instructions, Action, FlowModCommand, FlowStats, FlowStatsRequest, Instruction,
+    Message, MessageBody, MultipartReplyBody, MultipartRequestBody, OfError, PacketOut, PortNo,
 };
 
 use super::conn::{Connection, Session};
@@ -300,10 +300,25 @@ impl<'a> Ctx<'a> {
                     .into(),
             ));
         }
-        parse_flow_with_ports(text, mode, &|name| {
+        let spec = parse_flow_with_ports(text, mode, &|name| {
             parse_port_number(name).or_else(|| names.and_then(|n| n.number(name)))
         })
-        .map_err(|e| OfctlError::Syntax(e.to_string()))
+        .map_err(|e| OfctlError::Syntax(e.to_string()))?;
+        // ovs-ofctl checks a goto_table's direction before sending; the
+        // switch checks the rest.
+        if mode != FlowMode::Filter {
+            let table_id = spec.table_id.unwrap_or(0);
+            if let Err(e @ OfError::BadGotoTable { .. }) =
+                validate_instructions(&spec.instructions, table_id)
+            {
+                return Err(OfctlError::Syntax(format!(
+                    "actions are invalid with specified match ({})",
+                    print::ovs_error_name(e.code().kind, e.code().code)
+                        .unwrap_or("OFPBIC_BAD_TABLE_ID")
+                )));
+            }
+        }
+        Ok(spec)
     }
 
     /// A PORT argument: a number, a reserved name, or a port name of

@@ -21,13 +21,20 @@
 //! Every OpenFlow message is encoded and decoded by `rvs-openflow`; this
 //! module only decides what to send and how to show what comes back.
 //!
+//! It also talks to the switch as `ovs-ofctl` does: port names are
+//! fetched (PORT_DESC, on a connection of their own) at the same points,
+//! every change is followed by a barrier, and transaction ids are
+//! numbered alike, so even the `xid=` in the output is the same.
+//! `ovs-ofctl` also fetches table names (TABLE_FEATURES); `rvs-ofctl`,
+//! whose flow syntax has no table names, skips the ids that costs instead.
+//!
 //! Deliberate differences from `ovs-ofctl`: only OpenFlow 1.3 (the
 //! default, `-O` optional); an ERROR answering a statistics request goes
 //! to standard error with exit status 1 (ovs-ofctl prints it on standard
-//! output and exits 0); no bundles, groups, meters, monitor or snoop;
+//! output and exits 0); a syntax error also says where the bad token is;
 //! `diff-flows` lists flows by table, priority and match rather than in
-//! classifier order; a port-name lookup takes one connection (no table
-//! features request), so `xid=` values after one may differ.
+//! classifier order; a PACKET_OUT quoted in an ERROR shows its packet in
+//! hex, not dissected; no bundles, groups, meters, `monitor` or `snoop`.
 //!
 //! For tests and other programs: [`run`] runs a command line with given
 //! streams and returns the exit status; [`run_captured`] returns the

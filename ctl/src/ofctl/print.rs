@@ -24,12 +24,12 @@ use rvs_openflow::flow_syntax::{
     format_actions, format_flow_stats, format_match, FlowFormatOptions,
 };
 use rvs_openflow::multipart::MultipartType;
-use rvs_openflow::types::{table, DEFAULT_PRIORITY};
+use rvs_openflow::types::{table, DEFAULT_PRIORITY, NO_BUFFER};
 use rvs_openflow::{
-    ErrorMsg, ErrorType, FlowMod, FlowModCommand, FlowModFlags, FlowStatsRequest, Hello, Message,
-    MessageBody, MsgType, MultipartFlags, MultipartReply, MultipartReplyBody, MultipartRequest,
-    MultipartRequestBody, OfError, Port, PortNo, PortStats, SwitchConfig, SwitchFeatures,
-    TableStats,
+    ErrorMsg, ErrorType, FlowMod, FlowModCommand, FlowModFlags, FlowStatsRequest, Hello,
+    Instruction, Message, MessageBody, MsgType, MultipartFlags, MultipartReply, MultipartReplyBody,
+    MultipartRequest, MultipartRequestBody, OfError, PacketOut, Port, PortNo, PortStats,
+    SwitchConfig, SwitchFeatures, TableStats,
 };
 
 use super::names::{reserved_name, PortNames};
@@ -249,6 +249,7 @@ fn format_body(s: &mut String, msg: &Message, ctx: &PrintContext<'_>) -> Result<
                 hex_body(s, msg);
             }
         }
+        MessageBody::PacketOut(po) => format_packet_out(s, po, ctx),
         MessageBody::FeaturesRequest
         | MessageBody::GetConfigRequest
         | MessageBody::BarrierRequest
@@ -784,6 +785,26 @@ fn format_flow_mod(s: &mut String, fm: &FlowMod, ctx: &PrintContext<'_>) {
     s.push_str(&ctx.flow(format_actions(&fm.instructions)));
 }
 
+/// A PACKET_OUT: its first line as `ovs-ofctl` prints it. Where Open
+/// vSwitch then dissects the packet into its header fields, rvs-ofctl
+/// shows the packet's bytes.
+fn format_packet_out(s: &mut String, po: &PacketOut, ctx: &PrintContext<'_>) {
+    let _ = write!(s, " in_port={}", ctx.port(po.in_port));
+    s.push_str(" actions=");
+    s.push_str(&ctx.flow(format_actions(&[Instruction::ApplyActions(
+        po.actions.clone(),
+    )])));
+    if po.buffer_id == NO_BUFFER {
+        let _ = write!(s, " data_len={}", po.data.len());
+        if !po.data.is_empty() {
+            s.push('\n');
+            hex_dump_plain(s, &po.data);
+        }
+    } else {
+        let _ = write!(s, " buffer=0x{:08x}", po.buffer_id);
+    }
+}
+
 /// Flags as `ovs-ofctl` prints them before a flow's match, each followed
 /// by a space.
 fn flow_mod_flags(flags: FlowModFlags) -> String {
@@ -924,6 +945,18 @@ pub fn hex_dump(s: &mut String, data: &[u8]) {
             s.push(' ');
         }
         s.push_str("|\n");
+    }
+}
+
+/// Appends `data` as Open vSwitch's hex dump without ASCII.
+fn hex_dump_plain(s: &mut String, data: &[u8]) {
+    for (i, chunk) in data.chunks(16).enumerate() {
+        let _ = write!(s, "{:08x}  ", i * 16);
+        for (j, b) in chunk.iter().enumerate() {
+            let _ = write!(s, "{b:02x}{}", if j == 7 { '-' } else { ' ' });
+        }
+        chomp(s, ' ');
+        s.push('\n');
     }
 }
 
