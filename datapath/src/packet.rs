@@ -269,6 +269,20 @@ impl PacketPool {
         }
     }
 
+    /// An empty pool that keeps up to `capacity` packets given to it (for
+    /// packets that belong to another thread's pool, on their way back).
+    pub fn empty(capacity: usize) -> PacketPool {
+        PacketPool {
+            free: Vec::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// The most packets the pool keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Takes an empty packet, or `None` when the pool is exhausted.
     #[inline]
     pub fn get(&mut self) -> Option<Packet> {

@@ -304,6 +304,7 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                     .map(|r| json!({"pmd": r.id, "packets": r.stats.rx_packets, "emc_hits": r.stats.emc_hits,
                         "megaflow_hits": r.stats.megaflow_hits, "upcalls": r.stats.upcalls,
                         "lost": r.stats.total_drops(), "megaflows": r.megaflows,
+                        "inbox_dropped": r.inbox_dropped, "packet_in_dropped": r.packet_in_dropped,
                         "ports": r.ports.iter().map(|p| json!({"name": p.name, "busy_ns": p.busy_ns})).collect::<Vec<_>>(),
                         "elapsed_ns": r.elapsed_ns}))
                     .collect::<Vec<_>>()));
@@ -351,6 +352,20 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                     if st.dropped(d) > 0 {
                         let _ = writeln!(s, "  drops ({}): {}", d.name(), st.dropped(d));
                     }
+                }
+                if r.inbox_dropped > 0 {
+                    let _ = writeln!(
+                        s,
+                        "  drops (another pmd's port inbox full): {}",
+                        r.inbox_dropped
+                    );
+                }
+                if r.packet_in_dropped > 0 {
+                    let _ = writeln!(
+                        s,
+                        "  drops (controller queue full): {}",
+                        r.packet_in_dropped
+                    );
                 }
             }
             Ok(json!(s))

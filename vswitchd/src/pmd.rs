@@ -8,6 +8,12 @@
 //! tables (locked only by upcalls, in the slow path). A miss is translated
 //! in the PMD thread itself, from the snapshot.
 //!
+//! Output to a port another PMD owns: the packet moves, without a copy,
+//! into that port's inbox (a bounded queue; full means a counted drop),
+//! and the owner transmits it with its own bursts. The buffers then go to
+//! a shared spare queue from which a PMD whose pool runs low refills, so
+//! pools stay balanced whatever the traffic matrix.
+//!
 //! Revalidation: whenever the snapshot or a MAC table changes, a shared
 //! sequence number moves; each PMD then re-translates every megaflow it
 //! holds and modifies or deletes only those whose answer changed. Idle
@@ -70,6 +76,15 @@ pub struct PacketInEvent {
 /// they are dropped and counted (`packet_in_dropped`).
 pub const PACKET_IN_QUEUE: usize = 1024;
 
+/// Packets waiting in a port's inbox for the PMD that owns the port.
+pub const INBOX_LEN: usize = 1024;
+
+/// Buffers on their way back from a PMD that transmitted them for another.
+const SPARE_LEN: usize = 65536;
+
+/// Each port's inbox, by datapath port.
+pub type Inboxes = HashMap<PortNo, Sender<Packet>>;
+
 /// What the PMDs share with the control plane.
 #[derive(Debug)]
 pub struct Shared {
@@ -82,11 +97,19 @@ pub struct Shared {
     /// Packets for the controller.
     pub packet_in_tx: Sender<PacketInEvent>,
     pub packet_in_rx: Receiver<PacketInEvent>,
+    /// Where to put packets for a port another PMD owns.
+    pub inboxes: ArcSwap<Inboxes>,
+    /// Moves when `inboxes` changes.
+    pub inbox_gen: AtomicU64,
+    /// Buffers that crossed to another PMD, for pools that run low.
+    pub spare_tx: Sender<Packet>,
+    pub spare_rx: Receiver<Packet>,
 }
 
 impl Default for Shared {
     fn default() -> Self {
         let (packet_in_tx, packet_in_rx) = crossbeam_channel::bounded(PACKET_IN_QUEUE);
+        let (spare_tx, spare_rx) = crossbeam_channel::bounded(SPARE_LEN);
         Shared {
             bridges: ArcSwap::from_pointee(BridgeSet::default()),
             macs: Mutex::new(HashMap::new()),
@@ -94,6 +117,10 @@ impl Default for Shared {
             epoch: Instant::now(),
             packet_in_tx,
             packet_in_rx,
+            inboxes: ArcSwap::from_pointee(HashMap::new()),
+            inbox_gen: AtomicU64::new(0),
+            spare_tx,
+            spare_rx,
         }
     }
 }
@@ -193,6 +220,9 @@ pub struct PmdReport {
     pub expired: u64,
     /// Packets for the controller dropped because the queue was full.
     pub packet_in_dropped: u64,
+    /// Packets for a port of another PMD dropped because its inbox was
+    /// full.
+    pub inbox_dropped: u64,
     /// The last revalidation sequence this PMD has applied.
     pub seen_seq: u64,
 }
@@ -279,12 +309,22 @@ impl Drop for PmdHandle {
 
 struct PortTable<'a> {
     ports: &'a mut [(PortNo, Box<dyn Port>)],
+    inboxes: &'a Inboxes,
+    inbox_dropped: &'a mut u64,
 }
 
 impl Transmit for PortTable<'_> {
     fn transmit(&mut self, port: PortNo, pkts: &mut Vec<Packet>, pool: &mut PacketPool) {
         if let Some((_, p)) = self.ports.iter_mut().find(|(n, _)| *n == port) {
             p.tx_burst(pkts, pool);
+        } else if let Some(inbox) = self.inboxes.get(&port) {
+            // Another PMD owns the port: hand the packets over.
+            for p in pkts.drain(..) {
+                if let Err(e) = inbox.try_send(p) {
+                    *self.inbox_dropped += 1;
+                    pool.put(e.into_inner());
+                }
+            }
         }
     }
 }
@@ -334,6 +374,15 @@ struct Pmd {
     dp: Datapath,
     pool: PacketPool,
     ports: Vec<(PortNo, Box<dyn Port>)>,
+    /// Per entry of `ports`: its inbox (packets other PMDs output to it).
+    inbox_rx: Vec<Receiver<Packet>>,
+    /// The inboxes of every port, as last loaded.
+    inboxes: Arc<Inboxes>,
+    inbox_gen: u64,
+    /// Buffers of other PMDs being transmitted here, before they go back.
+    foreign: PacketPool,
+    xmit: Vec<Packet>,
+    inbox_dropped: u64,
     batch: Batch,
     seen_seq: u64,
     busy: u64,
@@ -357,6 +406,12 @@ impl Pmd {
             dp: Datapath::new(config),
             pool: PacketPool::new(4096, 2048),
             ports: Vec::new(),
+            inbox_rx: Vec::new(),
+            inboxes: Arc::new(HashMap::new()),
+            inbox_gen: u64::MAX,
+            foreign: PacketPool::empty(4 * rvs_datapath::BATCH_SIZE),
+            xmit: Vec::with_capacity(rvs_datapath::BATCH_SIZE),
+            inbox_dropped: 0,
             batch: Batch::new(),
             seen_seq: 0,
             busy: 0,
@@ -396,6 +451,8 @@ impl Pmd {
                 };
                 let mut tx = PortTable {
                     ports: &mut self.ports,
+                    inboxes: &self.inboxes,
+                    inbox_dropped: &mut self.inbox_dropped,
                 };
                 let mut ctx = ProcessContext {
                     now_ms,
@@ -407,6 +464,7 @@ impl Pmd {
                 self.drain_userspace();
                 self.rxq_busy_ns[i] += tp.elapsed().as_nanos() as u64;
             }
+            got += self.drain_inboxes();
             if got > 0 {
                 self.busy += 1;
                 self.busy_ns += t0.elapsed().as_nanos() as u64;
@@ -420,6 +478,11 @@ impl Pmd {
                     if !self.command(cmd) {
                         return;
                     }
+                }
+                let g = self.shared.inbox_gen.load(Ordering::Acquire);
+                if g != self.inbox_gen {
+                    self.inbox_gen = g;
+                    self.refresh_inboxes();
                 }
                 let seq = self.shared.reval_seq.load(Ordering::Acquire);
                 if seq != self.seen_seq {
@@ -437,6 +500,57 @@ impl Pmd {
                 }
             }
         }
+    }
+
+    /// Loads the inboxes of every port: ports of other PMDs become valid
+    /// outputs here, and those that went away stop being.
+    fn refresh_inboxes(&mut self) {
+        let new = self.shared.inboxes.load_full();
+        for no in self.inboxes.keys() {
+            if !new.contains_key(no) && !self.ports.iter().any(|(n, _)| n == no) {
+                self.dp.del_port(*no);
+            }
+        }
+        for no in new.keys() {
+            let _ = self.dp.add_port(*no);
+        }
+        self.inboxes = new;
+    }
+
+    /// Transmits what other PMDs queued for this PMD's ports, sends those
+    /// buffers back through the spare queue, and refills the pool from it
+    /// when low. Returns how many packets were sent.
+    fn drain_inboxes(&mut self) -> usize {
+        let mut sent = 0;
+        for i in 0..self.ports.len() {
+            while self.xmit.len() < rvs_datapath::BATCH_SIZE {
+                match self.inbox_rx[i].try_recv() {
+                    Ok(p) => self.xmit.push(p),
+                    Err(_) => break,
+                }
+            }
+            if self.xmit.is_empty() {
+                continue;
+            }
+            sent += self.xmit.len();
+            self.ports[i].1.tx_burst(&mut self.xmit, &mut self.foreign);
+            for p in self.xmit.drain(..) {
+                self.foreign.put(p);
+            }
+            while let Some(p) = self.foreign.get() {
+                // A full spare queue frees the buffer (heap work, rare).
+                let _ = self.shared.spare_tx.try_send(p);
+            }
+        }
+        if self.pool.available() < self.pool.capacity() / 2 {
+            while self.pool.available() < self.pool.capacity() {
+                match self.shared.spare_rx.try_recv() {
+                    Ok(p) => self.pool.put(p),
+                    Err(_) => break,
+                }
+            }
+        }
+        sent
     }
 
     /// Hands controller-bound packets to the connection manager (a copy:
@@ -463,8 +577,16 @@ impl Pmd {
             PmdCmd::AddPort(no, port) => {
                 if self.dp.add_port(no).is_ok() {
                     self.remove_port(no);
+                    let (tx, rx) = crossbeam_channel::bounded(INBOX_LEN);
                     self.ports.push((no, port));
+                    self.inbox_rx.push(rx);
                     self.rxq_busy_ns.push(0);
+                    self.shared.inboxes.rcu(|m| {
+                        let mut m = (**m).clone();
+                        m.insert(no, tx.clone());
+                        m
+                    });
+                    self.shared.inbox_gen.fetch_add(1, Ordering::Release);
                 }
             }
             PmdCmd::DelPort(no) => {
@@ -499,6 +621,8 @@ impl Pmd {
                         p.in_port = in_port;
                         let mut tx = PortTable {
                             ports: &mut self.ports,
+                            inboxes: &self.inboxes,
+                            inbox_dropped: &mut self.inbox_dropped,
                         };
                         self.dp.execute(p, &actions, &mut self.pool, &mut tx);
                         self.drain_userspace();
@@ -516,6 +640,17 @@ impl Pmd {
         if let Some(i) = self.ports.iter().position(|(n, _)| *n == no) {
             self.ports.remove(i);
             self.rxq_busy_ns.remove(i);
+            let rx = self.inbox_rx.remove(i);
+            self.shared.inboxes.rcu(|m| {
+                let mut m = (**m).clone();
+                m.remove(&no);
+                m
+            });
+            self.shared.inbox_gen.fetch_add(1, Ordering::Release);
+            // Whatever is still queued goes back as spare buffers.
+            while let Ok(p) = rx.try_recv() {
+                let _ = self.shared.spare_tx.try_send(p);
+            }
         }
     }
 
@@ -544,6 +679,7 @@ impl Pmd {
             revalidations: self.revalidations,
             expired: self.expired,
             packet_in_dropped: self.packet_in_dropped,
+            inbox_dropped: self.inbox_dropped,
             seen_seq: self.seen_seq,
         }
     }

@@ -10,6 +10,14 @@ use rvs_vswitchd::xlate::{VlanMode, XBridge, XPort};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// One test at a time: each runs busy-polling threads, and this machine
+/// has two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How long a test waits for frames it expects.
 const LONG: Duration = Duration::from_secs(10);
 
@@ -103,6 +111,7 @@ fn setup(n: usize, tables: FlowTables) -> (Arc<Shared>, PmdHandle, Vec<Host>) {
 
 #[test]
 fn normal_switching_learns_and_shares_one_megaflow_per_host_pair() {
+    let _serial = serial();
     let (_shared, pmd, mut hosts) = setup(3, FlowTables::normal());
     let w = Duration::from_millis(200);
     // Unknown destination: flooded to both other hosts.
@@ -141,6 +150,7 @@ fn normal_switching_learns_and_shares_one_megaflow_per_host_pair() {
 
 #[test]
 fn a_new_rule_revalidates_installed_megaflows() {
+    let _serial = serial();
     let (shared, pmd, mut hosts) = setup(2, FlowTables::normal());
     let w = Duration::from_millis(200);
     hosts[0].send(&udp(H[0], H[1], 1));
@@ -174,5 +184,63 @@ fn a_new_rule_revalidates_installed_megaflows() {
     assert!(
         hosts[1].recv(w).is_empty(),
         "the stale megaflow kept forwarding"
+    );
+}
+
+#[test]
+fn ports_on_different_pmds_forward_to_each_other_without_draining_a_pool() {
+    let _serial = serial();
+    // Two PMDs, one port each: every forwarded packet crosses threads.
+    let shared = Arc::new(Shared::default());
+    let pmds = [
+        PmdHandle::start(0, None, shared.clone(), DatapathConfig::default()),
+        PmdHandle::start(1, None, shared.clone(), DatapathConfig::default()),
+    ];
+    let mut hosts = Vec::new();
+    let mut xports = Vec::new();
+    for (i, pmd) in pmds.iter().enumerate() {
+        let (dp_end, host_end) = ring_pair(&format!("p{}", i + 1), &format!("h{}", i + 1), 1024);
+        pmd.send(PmdCmd::AddPort(i as u32 + 1, Box::new(dp_end)));
+        hosts.push(Host {
+            wire: host_end,
+            pool: PacketPool::new(1024, 2048),
+        });
+        xports.push(XPort {
+            ofport: i as u32 + 1,
+            dp_port: i as u32 + 1,
+            name: format!("p{}", i + 1),
+            vlan: VlanMode::Trunk {
+                trunks: None,
+                native: None,
+            },
+        });
+    }
+    shared.publish(BridgeSet::new(vec![XBridge::new(
+        "br0",
+        xports,
+        Arc::new(FlowTables::normal()),
+    )]));
+    assert!(hosts[1].recv(Duration::from_millis(200)).is_empty());
+    hosts[0].send(&udp(H[0], H[1], 1));
+    assert_eq!(hosts[1].recv_n(1, LONG).len(), 1, "PMD 0 -> port on PMD 1");
+    hosts[1].send(&udp(H[1], H[0], 1));
+    assert_eq!(hosts[0].recv_n(1, LONG).len(), 1, "PMD 1 -> port on PMD 0");
+    // Far more packets than PMD 0's pool (4096) holds, one way: its buffers
+    // must come back to it through the spare queue.
+    let total = 20_000;
+    let mut got = 0;
+    for round in 0..(total / 200) {
+        for i in 0..200 {
+            hosts[0].send(&udp(H[0], H[1], (round * 200 + i) as u16));
+        }
+        got += hosts[1].recv_n(200, LONG).len();
+    }
+    assert!(got >= total * 99 / 100, "received {got} of {total}");
+    let r0 = pmds[0].report().unwrap();
+    assert_eq!(
+        r0.stats.dropped(rvs_datapath::DropReason::PoolExhausted),
+        0,
+        "{:?}",
+        r0.stats
     );
 }
