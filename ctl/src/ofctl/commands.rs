@@ -2,9 +2,10 @@
 //! `ovs-ofctl` does, and prints the replies as `ovs-ofctl` prints them.
 //!
 //! Every argument is read before anything is sent: a flow file with a
-//! bad line sends nothing. Flow changes go one at a time, each followed
-//! by a barrier, and the first one the switch refuses stops the run (the
-//! ones before it stay).
+//! bad line sends nothing (only the port names are asked for first, as
+//! `ovs-ofctl` asks, unless `--no-names`). Flow changes go one at a time,
+//! each followed by a barrier, and the first one the switch refuses stops
+//! the run (the ones before it stay).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -229,9 +230,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn print(&mut self, text: &str) -> Result<()> {
-        self.out
-            .write_all(text.as_bytes())
-            .map_err(|e| OfctlError::Connection(format!("writing the output: {e}")))
+        self.out.write_all(text.as_bytes()).map_err(output_error)
     }
 
     /// The ports of `switch` by name, fetched once over a connection of
@@ -464,8 +463,18 @@ fn dump_printing(
     });
     result?;
     match write_error {
-        Some(e) => Err(OfctlError::Connection(format!("writing the output: {e}"))),
+        Some(e) => Err(output_error(e)),
         None => Ok(()),
+    }
+}
+
+/// A failed write to standard output; a reader that went away (`| head`)
+/// ends the run quietly.
+fn output_error(e: std::io::Error) -> OfctlError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        OfctlError::Exit(1)
+    } else {
+        OfctlError::Connection(format!("writing the output: {e}"))
     }
 }
 
