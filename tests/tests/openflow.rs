@@ -642,3 +642,102 @@ fn garbage_gets_openflow_errors_and_the_switch_keeps_serving() {
     assert!(br.ofctl("show", &[]).contains("OFPT_FEATURES_REPLY"));
     assert_eq!(br.flows(), vec!["in_port=1 actions=drop"]);
 }
+
+#[test]
+fn idle_and_hard_timeouts_expire_flows_with_flow_removed() {
+    use rvs_openflow::flow_syntax::{parse_flow, FlowMode};
+    use rvs_openflow::{FlowModCommand, FlowRemovedReason, Message, MessageBody, MessageFramer};
+    use std::io::{Read, Write};
+    let _serial = serial();
+    let sw = Vswitchd::start();
+    let a = Veth::new("ofa", "10.88.0.1");
+    let b = Veth::new("ofb", "10.88.0.2");
+    let br = setup(&sw, &[&a, &b]);
+    let port = rvs_tests::free_tcp_port();
+    sw.vsctl(&["set-controller", &br.name, &format!("ptcp:{port}")]);
+    let mut c = None;
+    let t0 = Instant::now();
+    while c.is_none() && t0.elapsed() < Duration::from_secs(10) {
+        c = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut c = c.expect("the ptcp controller target listens");
+    c.write_all(&Message::hello(1).to_bytes().unwrap()).unwrap();
+    let add = |text: &str, xid: u32| {
+        let fm = parse_flow(text, FlowMode::Add)
+            .unwrap()
+            .to_flow_mod(FlowModCommand::Add);
+        Message::new(xid, MessageBody::FlowMod(fm))
+            .to_bytes()
+            .unwrap()
+    };
+    // Idle 1 s without traffic; hard 2 s; idle 2 s kept busy by traffic.
+    c.write_all(&add(
+        "cookie=0x11,idle_timeout=1,send_flow_rem,priority=5,udp,actions=drop",
+        2,
+    ))
+    .unwrap();
+    c.write_all(&add(
+        "cookie=0x22,hard_timeout=2,send_flow_rem,priority=6,tcp,actions=drop",
+        3,
+    ))
+    .unwrap();
+    c.write_all(&add(
+        "cookie=0x33,idle_timeout=2,send_flow_rem,in_port=1,actions=output:2",
+        4,
+    ))
+    .unwrap();
+    c.write_all(&add("in_port=2,actions=output:1", 5)).unwrap();
+    // Traffic that only the third flow sees (ARP answers use the fourth).
+    let pinger = {
+        let ns = a.ns.name().to_string();
+        let dst = b.ip.clone();
+        std::thread::spawn(move || {
+            let _ = Command::new("ip")
+                .args([
+                    "netns", "exec", &ns, "ping", "-c", "25", "-i", "0.2", "-W", "1", &dst,
+                ])
+                .output();
+        })
+    };
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut framer = MessageFramer::new();
+    let mut buf = [0u8; 65536];
+    let mut removed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < deadline {
+        if let Ok(n) = c.read(&mut buf) {
+            assert!(n > 0, "the switch closed the connection\n{}", sw.log());
+            framer.push(&buf[..n]);
+        }
+        while let Ok(Some(raw)) = framer.next_message() {
+            let m = Message::parse(raw).unwrap();
+            match m.body {
+                MessageBody::FlowRemoved(fr) => removed.push((fr.cookie, fr.reason)),
+                MessageBody::Error(e) => panic!("error from the switch: {}", e.code),
+                _ => {}
+            }
+        }
+    }
+    let _ = pinger.join();
+    removed.sort_by_key(|r| r.0);
+    assert_eq!(
+        removed,
+        vec![
+            (0x11, FlowRemovedReason::IdleTimeout),
+            (0x22, FlowRemovedReason::HardTimeout)
+        ],
+        "the busy flow (0x33) must stay while traffic flows\n{}",
+        sw.log()
+    );
+    let f = br.flows();
+    assert!(f.iter().any(|l| l.contains("cookie=0x33")), "{f:?}");
+    assert!(!f
+        .iter()
+        .any(|l| l.contains("cookie=0x11") || l.contains("cookie=0x22")));
+    // Once the traffic stops, the idle flow goes too.
+    eventually("the idle flow expires after the traffic stops", || {
+        !br.flows().iter().any(|l| l.contains("cookie=0x33"))
+    });
+}
