@@ -741,3 +741,80 @@ fn idle_and_hard_timeouts_expire_flows_with_flow_removed() {
         !br.flows().iter().any(|l| l.contains("cookie=0x33"))
     });
 }
+
+#[test]
+fn rvs_ofctl_prints_what_ovs_ofctl_prints_for_the_same_switch() {
+    let _serial = serial();
+    let sw = Vswitchd::start();
+    let a = Veth::new("ofa", "10.89.0.1");
+    let b = Veth::new("ofb", "10.89.0.2");
+    let br = setup(&sw, &[&a, &b]);
+    let rvs = |args: &[&str]| -> (bool, String, String) {
+        let out = Command::new(rvs_tests::workspace_bin("rvs-ctl", "rvs-ofctl"))
+            .env("RVS_RUNDIR", sw.rundir())
+            .args(args)
+            .output()
+            .expect("run rvs-ofctl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Flows added by rvs-ofctl (by bridge name), seen by both tools.
+    let dir = TempDir::new("offl");
+    let file = dir.path().join("flows");
+    std::fs::write(
+        &file,
+        "in_port=1,actions=output:2\n\
+         in_port=2,actions=output:1\n\
+         table=0,priority=300,ip,nw_src=10.89.0.0/24,nw_dst=10.89.0.7,actions=drop\n\
+         table=2,priority=9,udp,tp_dst=53,actions=push_vlan:0x8100,set_field:4097->vlan_vid,output:2\n\
+         cookie=0x5,priority=1,arp,arp_op=1,actions=controller:64,goto_table:2\n",
+    )
+    .unwrap();
+    let (ok, _, err) = rvs(&["add-flows", &br.name, file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = rvs(&["mod-flows", &br.name, "in_port=2,actions=output:1,output:2"]);
+    assert!(ok, "{err}");
+    let target = br.target();
+    for cmd in [
+        vec!["show"],
+        vec!["dump-flows", "--no-stats"],
+        vec!["dump-flows", "--no-stats", "ip"],
+        vec!["dump-ports-desc"],
+        vec!["dump-aggregate", "in_port=1"],
+    ] {
+        let (ok, theirs, err) = {
+            let out = Command::new("ovs-ofctl")
+                .args(["-O", "OpenFlow13", cmd[0], &target])
+                .args(&cmd[1..])
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        assert!(ok, "ovs-ofctl {cmd:?}: {err}");
+        let mut args = vec!["-O", "OpenFlow13", cmd[0], &target];
+        args.extend(&cmd[1..]);
+        let (ok, ours, err) = rvs(&args);
+        assert!(ok, "rvs-ofctl {cmd:?}: {err}");
+        assert_eq!(ours, theirs, "rvs-ofctl {cmd:?} differs from ovs-ofctl");
+    }
+    // del-flows through rvs-ofctl with a filter and --strict.
+    let (ok, _, err) = rvs(&["del-flows", &br.name, "--strict", "priority=1,arp,arp_op=1"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = rvs(&["del-flows", &br.name, "ip"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        br.flows(),
+        vec![
+            "in_port=1 actions=output:2",
+            "in_port=2 actions=output:1,output:2"
+        ],
+        "ip covers the drop rule and the udp rule (in every table)"
+    );
+}

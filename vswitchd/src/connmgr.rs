@@ -1434,8 +1434,8 @@ fn multipart(
                             rx_over_err: 0,
                             rx_crc_err: 0,
                             collisions: 0,
-                            duration_sec: 0,
-                            duration_nsec: 0,
+                            duration_sec: p.age.as_secs() as u32,
+                            duration_nsec: p.age.subsec_nanos(),
                         }
                     })
                     .collect(),

@@ -35,6 +35,7 @@ struct Open {
     ofport: OfPort,
     pmd: usize,
     mac: Option<[u8; 6]>,
+    opened: std::time::Instant,
 }
 
 /// A port of a bridge, as OpenFlow describes it.
@@ -44,6 +45,8 @@ pub struct PortInfo {
     pub ofport: OfPort,
     pub dp_port: PortNo,
     pub mac: [u8; 6],
+    /// How long the port has been open.
+    pub age: std::time::Duration,
 }
 
 /// The running switch.
@@ -166,6 +169,7 @@ impl Switch {
                 ofport: o.ofport,
                 dp_port: o.dp_port,
                 mac: o.mac.unwrap_or([0; 6]),
+                age: o.opened.elapsed(),
             })
             .collect();
         v.sort_by_key(|p| p.ofport);
@@ -438,6 +442,7 @@ impl Switch {
                             ofport,
                             pmd,
                             mac,
+                            opened: std::time::Instant::now(),
                         },
                     );
                     let mut row = json!({"ofport": ofport, "error": ["set", []],
