@@ -7,9 +7,12 @@
 #      and attaches the host ends to bridge br0 (h1, h2 as AF_XDP ports,
 #      h3 as an AF_PACKET port) with rvs-vsctl;
 #   3. runs traffic: ping, a UDP echo, and a few seconds of UDP from h1 to h2;
-#   4. prints what happened: throughput, the poll-mode thread's counters,
-#      the learned MAC addresses, the megaflows, the configuration;
-#   5. removes everything on exit, also on Ctrl-C.
+#   4. programs the bridge with OpenFlow (rvs-ofctl): a drop rule for h3
+#      cuts it off, deleting the rule restores it at once;
+#   5. prints what happened: throughput, the poll-mode thread's counters,
+#      the learned MAC addresses, the megaflows, the flow table, the
+#      configuration;
+#   6. removes everything on exit, also on Ctrl-C.
 #
 # Run as root (namespaces, AF_XDP). Options: DEMO_SECONDS (default 3).
 set -euo pipefail
@@ -119,7 +122,19 @@ while time.time()<end:
 print('h1 sent %d datagrams: %.0f per second' % (n, n/$SECS))"
 wait $SINK || true
 
+echo "==> OpenFlow: rvs-ofctl add-flow $BR \"priority=100,ip,nw_dst=$IP3,actions=drop\""
+"$BIN/rvs-ofctl" add-flow "$BR" "priority=100,ip,nw_dst=$IP3,actions=drop"
+if ip netns exec "rvsdemo$ID-h1" ping -c 2 -i 0.2 -W 1 "$IP3" >/dev/null 2>&1; then
+  echo "error: h3 still reachable with the drop rule in place" >&2; exit 1
+fi
+echo "    ping h1 -> h3: no answer, as the rule says"
+"$BIN/rvs-ofctl" del-flows "$BR" --strict "priority=100,ip,nw_dst=$IP3"
+ip netns exec "rvsdemo$ID-h1" ping -c 2 -i 0.2 -W 1 "$IP3" >/dev/null
+echo "    rule deleted: ping h1 -> h3 answers again"
+
 echo
+echo "==> rvs-ofctl dump-flows $BR"
+"$BIN/rvs-ofctl" dump-flows "$BR"
 echo "==> rvs-appctl dpif-netdev/pmd-stats-show"
 "$BIN/rvs-appctl" dpif-netdev/pmd-stats-show
 echo "==> rvs-appctl fdb/show $BR"
