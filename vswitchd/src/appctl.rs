@@ -248,10 +248,18 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
             crate::vlog::LEVELS[crate::vlog::level() as usize]
         ))),
         "dpif/show" => {
+            let reports = sw.port_reports();
+            let details = |dp: &u32| {
+                reports
+                    .get(dp)
+                    .map(|r| r.details.clone())
+                    .unwrap_or_default()
+            };
             if json_out {
                 return Ok(json!(names
                     .iter()
-                    .map(|(n, b, of, dp)| json!({"name": n, "bridge": b, "ofport": of, "dp_port": dp}))
+                    .map(|(n, b, of, dp)| json!({"name": n, "bridge": b, "ofport": of, "dp_port": dp,
+                        "details": details(dp).into_iter().collect::<std::collections::BTreeMap<_, _>>()}))
                     .collect::<Vec<_>>()));
             }
             let mut s = String::from("netdev@rvs:\n");
@@ -263,6 +271,9 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                 let _ = writeln!(s, "  {b}:");
                 for (n, of, dp) in ports {
                     let _ = writeln!(s, "    {n} {of}/{dp}");
+                    for (k, v) in details(dp) {
+                        let _ = writeln!(s, "        {k}: {v}");
+                    }
                 }
             }
             Ok(json!(s))

@@ -237,6 +237,8 @@ pub struct PortReport {
     /// counters were cleared.
     pub busy_ns: u64,
     pub link_up: bool,
+    /// Port-specific lines (vhost-user queues, features, drops).
+    pub details: Vec<(String, String)>,
 }
 
 /// A running PMD.
@@ -673,6 +675,7 @@ impl Pmd {
                     stats: p.stats(),
                     busy_ns: *b,
                     link_up: p.link_up(),
+                    details: p.details(),
                 })
                 .collect(),
             elapsed_ns: self.since.elapsed().as_nanos() as u64,

@@ -556,7 +556,8 @@ impl Switch {
                         "row": {"statistics": ["map", [
                             ["rx_bytes", s.rx_bytes], ["rx_dropped", s.rx_dropped], ["rx_packets", s.rx_packets],
                             ["tx_bytes", s.tx_bytes], ["tx_dropped", s.tx_dropped], ["tx_packets", s.tx_packets]]],
-                            "link_state": if port.link_up { "up" } else { "down" }}}));
+                            "link_state": if port.link_up { "up" } else { "down" },
+                            "status": ["map", port.details.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()]}}));
                 }
             }
         }

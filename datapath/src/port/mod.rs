@@ -10,6 +10,7 @@
 //! - [`afpacket`]: an existing device through AF_PACKET with mapped rings.
 //! - [`afxdp`]: an existing device through an AF_XDP socket.
 //! - [`tap`]: a TAP device (`tap` and `internal` ports).
+//! - [`vhost`]: vhost-user (VMs and userspace frontends).
 //! - [`csum`]: finishing the partial checksums of frames from a local stack.
 
 pub mod afpacket;
@@ -19,6 +20,7 @@ pub mod csum;
 pub mod ring;
 mod sys;
 pub mod tap;
+pub mod vhost;
 
 use crate::packet::{Batch, Packet, PacketPool};
 
@@ -81,6 +83,12 @@ pub trait Port: Send {
     /// Whether the link is up.
     fn link_up(&self) -> bool {
         true
+    }
+
+    /// Port-specific state and counters as (name, value) lines, for
+    /// `rvs-appctl` (queues, negotiated features, drops by reason).
+    fn details(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 

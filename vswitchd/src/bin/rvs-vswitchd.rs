@@ -141,7 +141,10 @@ fn main() -> Result<()> {
         n_pmds: cli.n_pmds,
         stats_interval: cli.stats_interval.max(1),
     };
-    let r = daemon::run(&opts, &mut SystemPorts, exit);
+    let mut ports = SystemPorts {
+        rundir: opts.rundir.clone(),
+    };
+    let r = daemon::run(&opts, &mut ports, exit);
     if let Some(p) = &cli.pidfile {
         let _ = std::fs::remove_file(p);
     }

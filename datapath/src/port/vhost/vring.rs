@@ -1,0 +1,441 @@
+//! Split virtqueues in a frontend's memory, as the poll-mode thread walks
+//! them: taking the frames a guest transmits (its TX queues) and filling the
+//! buffers it posts for receiving (its RX queues).
+//!
+//! Everything the frontend wrote is untrusted: ring indices, descriptor
+//! indices, chain links, addresses, lengths and flags. Every access goes
+//! through `vm-memory`, which refuses addresses outside the regions the
+//! frontend shared; each descriptor is read once and used as read (a guest
+//! rewriting it meanwhile changes nothing); a chain is cut after as many
+//! links as the queue has entries. A bad entry drops its packet with a
+//! [`Fault`] reason; a bad avail index breaks the queue until the frontend
+//! sets it up again.
+
+use std::sync::atomic::Ordering;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+/// Descriptor flag: the chain goes on at `next`.
+pub const VRING_DESC_F_NEXT: u16 = 1;
+/// Descriptor flag: the device writes this buffer (else it reads it).
+pub const VRING_DESC_F_WRITE: u16 = 2;
+/// Descriptor flag: the buffer is a table of descriptors.
+pub const VRING_DESC_F_INDIRECT: u16 = 4;
+/// Used-ring flag: the driver need not kick.
+pub const VRING_USED_F_NO_NOTIFY: u16 = 1;
+/// Avail-ring flag: the device need not interrupt.
+pub const VRING_AVAIL_F_NO_INTERRUPT: u16 = 1;
+
+/// Why a packet (or a queue) was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Fault {
+    /// The avail index moved by more than the queue size: the queue is
+    /// broken until the frontend sets it up again.
+    BadAvailIndex,
+    /// A head or `next` index past the end of the descriptor table.
+    BadDescIndex,
+    /// A chain longer than the queue (a loop).
+    ChainTooLong,
+    /// An indirect descriptor (not negotiated).
+    Indirect,
+    /// A device-writable buffer where the device must read (a guest's
+    /// transmit), or a read-only one where it must write (its receive).
+    WrongDirection,
+    /// An address or length outside the memory the frontend shared.
+    BadAddress,
+    /// Less than a `virtio_net_hdr` before the frame.
+    ShortHeader,
+    /// A frame longer than a packet buffer holds, or shorter than an
+    /// Ethernet header.
+    BadLength,
+    /// The guest posted too few receive buffers for a frame.
+    NoRxBuffers,
+    /// The queue is not running (not set up, disabled or stopped).
+    NotReady,
+}
+
+impl Fault {
+    /// Number of reasons.
+    pub const COUNT: usize = 10;
+
+    /// Every reason, in counter order.
+    pub const ALL: [Fault; Fault::COUNT] = [
+        Fault::BadAvailIndex,
+        Fault::BadDescIndex,
+        Fault::ChainTooLong,
+        Fault::Indirect,
+        Fault::WrongDirection,
+        Fault::BadAddress,
+        Fault::ShortHeader,
+        Fault::BadLength,
+        Fault::NoRxBuffers,
+        Fault::NotReady,
+    ];
+
+    /// A short name for counters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::BadAvailIndex => "bad_avail_index",
+            Fault::BadDescIndex => "bad_descriptor_index",
+            Fault::ChainTooLong => "chain_too_long",
+            Fault::Indirect => "indirect_descriptor",
+            Fault::WrongDirection => "wrong_direction",
+            Fault::BadAddress => "bad_address",
+            Fault::ShortHeader => "short_header",
+            Fault::BadLength => "bad_length",
+            Fault::NoRxBuffers => "no_rx_buffers",
+            Fault::NotReady => "queue_not_ready",
+        }
+    }
+}
+
+/// Where a running split queue lives (guest physical addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingLayout {
+    /// Entries (a power of two, at most 32768).
+    pub size: u16,
+    pub desc: GuestAddress,
+    pub avail: GuestAddress,
+    pub used: GuestAddress,
+    /// VIRTIO_RING_F_EVENT_IDX was negotiated.
+    pub event_idx: bool,
+}
+
+impl RingLayout {
+    /// Whether the three parts lie inside `mem` (checked once when the
+    /// queue starts; entries are still checked one by one).
+    pub fn fits(&self, mem: &GuestMemoryMmap) -> bool {
+        let n = u64::from(self.size);
+        let parts = [
+            (self.desc, 16 * n),
+            (self.avail, 6 + 2 * n),
+            (self.used, 6 + 8 * n),
+        ];
+        self.size.is_power_of_two()
+            && parts.iter().all(|(a, len)| {
+                let mut buf = [0u8; 1];
+                a.0.checked_add(len - 1).is_some()
+                    && mem.read_slice(&mut buf, *a).is_ok()
+                    && mem
+                        .read_slice(&mut buf, GuestAddress(a.0 + len - 1))
+                        .is_ok()
+            })
+    }
+}
+
+/// One descriptor as read (once) from the table.
+#[derive(Debug, Clone, Copy)]
+struct Desc {
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+}
+
+fn read_desc(mem: &GuestMemoryMmap, l: &RingLayout, i: u16) -> Result<Desc, Fault> {
+    if i >= l.size {
+        return Err(Fault::BadDescIndex);
+    }
+    let mut b = [0u8; 16];
+    mem.read_slice(&mut b, GuestAddress(l.desc.0 + 16 * u64::from(i)))
+        .map_err(|_| Fault::BadAddress)?;
+    Ok(Desc {
+        addr: u64::from_le_bytes(b[0..8].try_into().unwrap_or_default()),
+        len: u32::from_le_bytes(b[8..12].try_into().unwrap_or_default()),
+        flags: u16::from_le_bytes([b[12], b[13]]),
+        next: u16::from_le_bytes([b[14], b[15]]),
+    })
+}
+
+/// The device's position in one queue.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RingState {
+    /// Next avail entry to take.
+    pub last_avail: u16,
+    /// Next used entry to fill.
+    pub used_idx: u16,
+    /// `used_idx` when the frontend was last told (for EVENT_IDX).
+    pub signalled_used: u16,
+    /// Set when the queue is unusable until set up again.
+    pub broken: bool,
+}
+
+impl RingState {
+    /// Starts at `base` (SET_VRING_BASE) and the used index the frontend
+    /// left in memory; tells the driver not to kick (this side polls).
+    pub fn start(mem: &GuestMemoryMmap, l: &RingLayout, base: u16) -> RingState {
+        let used_idx = mem
+            .load::<u16>(GuestAddress(l.used.0 + 2), Ordering::Acquire)
+            .unwrap_or(base);
+        let s = RingState {
+            last_avail: base,
+            used_idx,
+            signalled_used: used_idx,
+            broken: false,
+        };
+        if !l.event_idx {
+            let _ = mem.store(VRING_USED_F_NO_NOTIFY, l.used, Ordering::Release);
+        }
+        s.suppress_kicks(mem, l);
+        s
+    }
+
+    /// With EVENT_IDX, keeps `avail_event` one behind what was taken, so the
+    /// driver's "kick if it crossed avail_event" never fires.
+    fn suppress_kicks(&self, mem: &GuestMemoryMmap, l: &RingLayout) {
+        if l.event_idx {
+            let at = GuestAddress(l.used.0 + 4 + 8 * u64::from(l.size));
+            let _ = mem.store(self.last_avail.wrapping_sub(1), at, Ordering::Release);
+        }
+    }
+
+    /// How many entries the driver has made available beyond ours; a jump
+    /// of more than the queue size breaks the queue.
+    pub fn pending(&mut self, mem: &GuestMemoryMmap, l: &RingLayout) -> Result<u16, Fault> {
+        if self.broken {
+            return Err(Fault::BadAvailIndex);
+        }
+        let idx = mem
+            .load::<u16>(GuestAddress(l.avail.0 + 2), Ordering::Acquire)
+            .map_err(|_| Fault::BadAddress)?;
+        let n = idx.wrapping_sub(self.last_avail);
+        if n > l.size {
+            self.broken = true;
+            return Err(Fault::BadAvailIndex);
+        }
+        Ok(n)
+    }
+
+    /// The head index of the next avail entry (which is then taken).
+    fn take_head(&mut self, mem: &GuestMemoryMmap, l: &RingLayout) -> Result<u16, Fault> {
+        let slot = u64::from(self.last_avail & (l.size - 1));
+        let head = mem
+            .load::<u16>(GuestAddress(l.avail.0 + 4 + 2 * slot), Ordering::Relaxed)
+            .map_err(|_| Fault::BadAddress)?;
+        self.last_avail = self.last_avail.wrapping_add(1);
+        Ok(head)
+    }
+
+    /// Fills the next used entry (the index is published by [`flush`]).
+    ///
+    /// [`flush`]: RingState::flush
+    fn put_used(&mut self, mem: &GuestMemoryMmap, l: &RingLayout, id: u16, len: u32) {
+        let slot = u64::from(self.used_idx & (l.size - 1));
+        let at = GuestAddress(l.used.0 + 4 + 8 * slot);
+        let mut e = [0u8; 8];
+        e[0..4].copy_from_slice(&u32::from(id).to_le_bytes());
+        e[4..8].copy_from_slice(&len.to_le_bytes());
+        let _ = mem.write_slice(&e, at);
+        self.used_idx = self.used_idx.wrapping_add(1);
+    }
+
+    /// Publishes the used index (once per burst) and says whether the
+    /// frontend wants to be told (its call eventfd written).
+    pub fn flush(&mut self, mem: &GuestMemoryMmap, l: &RingLayout) -> bool {
+        let _ = mem.store(self.used_idx, GuestAddress(l.used.0 + 2), Ordering::Release);
+        self.suppress_kicks(mem, l);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let old = self.signalled_used;
+        let new = self.used_idx;
+        if old == new {
+            return false;
+        }
+        let notify = if l.event_idx {
+            let at = GuestAddress(l.avail.0 + 4 + 2 * u64::from(l.size));
+            match mem.load::<u16>(at, Ordering::Acquire) {
+                Ok(event) => new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old),
+                Err(_) => true,
+            }
+        } else {
+            mem.load::<u16>(l.avail, Ordering::Acquire)
+                .map_or(true, |f| f & VRING_AVAIL_F_NO_INTERRUPT == 0)
+        };
+        self.signalled_used = new;
+        notify
+    }
+
+    /// Takes the next frame a guest transmitted: skips the `hdr_len`
+    /// bytes of `virtio_net_hdr`, copies the frame into `out` and returns
+    /// its length. The chain goes back to the used ring whatever happens.
+    pub fn pop_tx(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        l: &RingLayout,
+        hdr_len: usize,
+        out: &mut [u8],
+    ) -> Result<usize, Fault> {
+        let head = self.take_head(mem, l)?;
+        let r = read_tx_chain(mem, l, head, hdr_len, out);
+        self.put_used(mem, l, head, 0);
+        r
+    }
+
+    /// Gives `frame` to the guest through its receive queue, behind a
+    /// `virtio_net_hdr` of `hdr_len` bytes; with `mergeable`, over as many
+    /// posted buffers as it takes (`num_buffers`). Without enough buffers
+    /// nothing is consumed.
+    pub fn push_rx(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        l: &RingLayout,
+        hdr_len: usize,
+        mergeable: bool,
+        frame: &[u8],
+    ) -> Result<(), Fault> {
+        const MAX_BUFS: usize = 64;
+        let mut avail = self.pending(mem, l)?;
+        let start = *self;
+        let total = hdr_len + frame.len();
+        let mut done = 0usize;
+        let mut used: [(u16, u32); MAX_BUFS] = [(0, 0); MAX_BUFS];
+        let mut n = 0usize;
+        // Where the header's num_buffers field went (it may straddle two
+        // descriptors in a hostile layout).
+        let mut nb_at: [Option<u64>; 2] = [None, None];
+        while done < total {
+            if avail == 0 || n == MAX_BUFS || (!mergeable && n == 1) {
+                *self = start;
+                return Err(if n > 0 && !mergeable {
+                    Fault::BadLength
+                } else {
+                    Fault::NoRxBuffers
+                });
+            }
+            avail -= 1;
+            let head = match self.take_head(mem, l) {
+                Ok(h) => h,
+                Err(f) => {
+                    *self = start;
+                    return Err(f);
+                }
+            };
+            match write_rx_chain(mem, l, head, hdr_len, frame, done, &mut nb_at) {
+                Ok(w) => {
+                    used[n] = (head, w as u32);
+                    n += 1;
+                    done += w;
+                }
+                Err(f) => {
+                    *self = start;
+                    return Err(f);
+                }
+            }
+        }
+        let nb = (n as u16).to_le_bytes();
+        for (i, at) in nb_at.iter().enumerate() {
+            if let Some(a) = at {
+                let _ = mem.write_slice(&nb[i..=i], GuestAddress(*a));
+            }
+        }
+        for &(id, len) in &used[..n] {
+            self.put_used(mem, l, id, len);
+        }
+        Ok(())
+    }
+}
+
+fn read_tx_chain(
+    mem: &GuestMemoryMmap,
+    l: &RingLayout,
+    head: u16,
+    hdr_len: usize,
+    out: &mut [u8],
+) -> Result<usize, Fault> {
+    let mut idx = head;
+    let mut skip = hdr_len;
+    let mut len = 0usize;
+    for _ in 0..l.size {
+        let d = read_desc(mem, l, idx)?;
+        if d.flags & VRING_DESC_F_INDIRECT != 0 {
+            return Err(Fault::Indirect);
+        }
+        if d.flags & VRING_DESC_F_WRITE != 0 {
+            return Err(Fault::WrongDirection);
+        }
+        let mut addr = d.addr;
+        let mut n = d.len as usize;
+        let s = skip.min(n);
+        skip -= s;
+        n -= s;
+        addr = addr.checked_add(s as u64).ok_or(Fault::BadAddress)?;
+        if n > 0 {
+            let dst = out.get_mut(len..len + n).ok_or(Fault::BadLength)?;
+            mem.read_slice(dst, GuestAddress(addr))
+                .map_err(|_| Fault::BadAddress)?;
+            len += n;
+        }
+        if d.flags & VRING_DESC_F_NEXT == 0 {
+            if skip > 0 {
+                return Err(Fault::ShortHeader);
+            }
+            if len < 14 {
+                return Err(Fault::BadLength);
+            }
+            return Ok(len);
+        }
+        idx = d.next;
+    }
+    Err(Fault::ChainTooLong)
+}
+
+/// Writes the part of header + frame that starts at `from` into the chain
+/// at `head`; returns how many bytes it took.
+fn write_rx_chain(
+    mem: &GuestMemoryMmap,
+    l: &RingLayout,
+    head: u16,
+    hdr_len: usize,
+    frame: &[u8],
+    from: usize,
+    nb_at: &mut [Option<u64>; 2],
+) -> Result<usize, Fault> {
+    let total = hdr_len + frame.len();
+    let mut pos = from;
+    let mut idx = head;
+    for _ in 0..l.size {
+        let d = read_desc(mem, l, idx)?;
+        if d.flags & VRING_DESC_F_INDIRECT != 0 {
+            return Err(Fault::Indirect);
+        }
+        if d.flags & VRING_DESC_F_WRITE == 0 {
+            return Err(Fault::WrongDirection);
+        }
+        let mut off = 0usize;
+        let room = d.len as usize;
+        while off < room && pos < total {
+            let addr = d.addr.checked_add(off as u64).ok_or(Fault::BadAddress)?;
+            if pos < hdr_len {
+                // The header: zero (no offloads) but num_buffers, filled
+                // in once the buffers are counted.
+                let n = (hdr_len - pos).min(room - off);
+                let zeros = [0u8; 12];
+                mem.write_slice(&zeros[..n], GuestAddress(addr))
+                    .map_err(|_| Fault::BadAddress)?;
+                for k in 0..n {
+                    let hp = pos + k;
+                    if hdr_len == 12 && (hp == 10 || hp == 11) {
+                        nb_at[hp - 10] = Some(addr + k as u64);
+                    }
+                }
+                pos += n;
+                off += n;
+            } else {
+                let fpos = pos - hdr_len;
+                let n = (frame.len() - fpos).min(room - off);
+                mem.write_slice(&frame[fpos..fpos + n], GuestAddress(addr))
+                    .map_err(|_| Fault::BadAddress)?;
+                pos += n;
+                off += n;
+            }
+        }
+        if d.flags & VRING_DESC_F_NEXT == 0 || pos >= total {
+            if pos == from {
+                // A chain with no room at all.
+                return Err(Fault::BadLength);
+            }
+            return Ok(pos - from);
+        }
+        idx = d.next;
+    }
+    Err(Fault::ChainTooLong)
+}
