@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 #   python3             small UDP senders, echo servers and sniffers in namespaces
 #   python3-venv        the virtualenv that Faucet (the OpenFlow controller) runs in
 #   python3-dev gcc     to build the C extension of one of Faucet's dependencies (pytricia)
-PACKAGES=(iproute2 openvswitch-common iputils-ping python3 python3-venv python3-dev gcc)
+#   dpdk-dev            dpdk-testpmd, the virtio-user frontend of the vhost-user port tests
+#   librte-net-virtio23 testpmd's virtio-user driver (net_virtio_user vdevs)
+PACKAGES=(iproute2 openvswitch-common iputils-ping python3 python3-venv python3-dev gcc dpdk-dev librte-net-virtio23)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

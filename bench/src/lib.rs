@@ -4,8 +4,9 @@
 //! database benchmark ([`dbbench`], binary `rvs-dbbench`), a packet
 //! generator over rvs's AF_XDP and AF_PACKET ports ([`gen`]) and the veth
 //! throughput benchmark that runs it against rvs-vswitchd and the Linux
-//! bridge side by side ([`veth`]). Generators over vhost-user and runs
-//! against Open vSwitch come with their issues.
+//! bridge side by side ([`veth`]), and vhost-user switching with DPDK's
+//! testpmd as generator and sink, rvs side by side with Open vSwitch's DPDK
+//! build ([`testpmd`]).
 //!
 //! The binary installs [`CountingAlloc`] as its global allocator so that
 //! allocations per packet is a measured number, not a belief.
@@ -13,6 +14,7 @@
 pub mod dbbench;
 pub mod gen;
 pub mod micro;
+pub mod testpmd;
 pub mod veth;
 
 use std::alloc::{GlobalAlloc, Layout, System};

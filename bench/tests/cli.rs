@@ -71,3 +71,26 @@ fn bad_arguments_get_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--subtables"));
 }
+
+#[test]
+fn testpmd_help_teaches_and_bad_switch_names_are_refused() {
+    let out = pktgen(&["testpmd", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "flowgen",
+        "in_port=1,actions=output:2",
+        "--flows",
+        "--runs",
+        "openvswitch-switch-dpdk",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let out = pktgen(&["testpmd", "--switch", "linux"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown switch \"linux\": choose rvs, ovs or both"),
+        "{err}"
+    );
+}

@@ -718,6 +718,496 @@ impl Faucet {
     }
 }
 
+// ---------------------------------------------------------------------------
+// DPDK testpmd: a virtio-user frontend for vhost-user ports (Debian's
+// dpdk-dev and librte-net-virtio23, which ./scripts/test.sh installs),
+// without hugepages, driven over its interactive prompt.
+// ---------------------------------------------------------------------------
+
+/// One `net_virtio_user` port of a [`Testpmd`].
+#[derive(Debug, Clone)]
+pub struct VirtioUser {
+    /// The vhost-user socket.
+    pub path: PathBuf,
+    /// `server=1`: testpmd listens on `path` (for rvs's `vhostuserclient`
+    /// ports) and accepts the switch again after it restarts. `server=0`:
+    /// testpmd connects (rvs's `vhostuser` ports) and never reconnects.
+    pub server: bool,
+    /// `mac=`: the port's MAC address (random if none).
+    pub mac: Option<String>,
+    /// `queues=`: queue pairs (1 if none).
+    pub queues: Option<u32>,
+}
+
+impl VirtioUser {
+    /// A port that listens on `path` (testpmd `server=1`).
+    pub fn server(path: impl Into<PathBuf>) -> VirtioUser {
+        VirtioUser {
+            path: path.into(),
+            server: true,
+            mac: None,
+            queues: None,
+        }
+    }
+
+    /// A port that connects to `path` (testpmd `server=0`).
+    pub fn client(path: impl Into<PathBuf>) -> VirtioUser {
+        VirtioUser {
+            server: false,
+            ..VirtioUser::server(path)
+        }
+    }
+
+    /// Sets the port's MAC address.
+    pub fn mac(mut self, mac: &str) -> VirtioUser {
+        self.mac = Some(mac.to_string());
+        self
+    }
+
+    /// The `--vdev` value for port number `index`.
+    pub fn vdev(&self, index: usize) -> String {
+        let mut v = format!(
+            "net_virtio_user{index},path={},server={}",
+            self.path.display(),
+            u8::from(self.server)
+        );
+        if let Some(m) = &self.mac {
+            v.push_str(&format!(",mac={m}"));
+        }
+        if let Some(q) = self.queues {
+            v.push_str(&format!(",queues={q}"));
+        }
+        v
+    }
+}
+
+/// How to start a [`Testpmd`].
+#[derive(Debug, Clone)]
+pub struct TestpmdOptions {
+    /// Virtio-user ports, in port order (port 0 first).
+    pub ports: Vec<VirtioUser>,
+    /// Other `--vdev` values (`net_null0`, `net_ring0`…), after the ports.
+    pub other_vdevs: Vec<String>,
+    /// `--forward-mode`: io, rxonly, txonly, flowgen, mac, macswap…
+    pub forward_mode: String,
+    /// The CPU of the forwarding core (testpmd lcore 1).
+    pub fwd_cpu: usize,
+    /// The CPU of the main lcore, which only reads commands (lcore 0).
+    pub main_cpu: usize,
+    /// More testpmd (application) arguments: `--txpkts=64`,
+    /// `--eth-peer=0,02:00:00:00:00:02`, `--tx-ip=SRC,DST`, `--burst=N`…
+    pub args: Vec<String>,
+    /// More EAL arguments.
+    pub eal_args: Vec<String>,
+}
+
+impl Default for TestpmdOptions {
+    fn default() -> TestpmdOptions {
+        TestpmdOptions {
+            ports: Vec::new(),
+            other_vdevs: Vec::new(),
+            forward_mode: "io".to_string(),
+            fwd_cpu: 0,
+            main_cpu: 0,
+            args: Vec::new(),
+            eal_args: Vec::new(),
+        }
+    }
+}
+
+/// One port's block of `show port stats` (cumulative since start or
+/// `clear port stats`; the pps are since the previous show of that port).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TestpmdPortStats {
+    pub rx_packets: u64,
+    pub rx_missed: u64,
+    pub tx_packets: u64,
+    pub rx_pps: u64,
+    pub tx_pps: u64,
+}
+
+/// One port's block of the "Forward statistics" that `stop` prints: what
+/// the forwarding engine did between `start` and `stop`. `tx_dropped` are
+/// frames the port's ring had no room for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TestpmdFwdStats {
+    pub rx_packets: u64,
+    pub rx_dropped: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+/// The number after `key` on `line` (`"RX-packets: 12  RX-missed: 0"`).
+fn testpmd_field(line: &str, key: &str) -> Option<u64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The port number after `what` on a block header line.
+fn testpmd_header(line: &str, what: &str) -> Option<usize> {
+    let rest = &line[line.find(what)? + what.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Parses `show port stats all` (or one port) into per-port statistics,
+/// indexed by port number.
+pub fn parse_testpmd_port_stats(out: &str) -> Vec<TestpmdPortStats> {
+    let mut v: Vec<TestpmdPortStats> = Vec::new();
+    let mut cur = None;
+    for line in out.lines() {
+        if let Some(p) = testpmd_header(line, "NIC statistics for port") {
+            if v.len() <= p {
+                v.resize(p + 1, TestpmdPortStats::default());
+            }
+            cur = Some(p);
+            continue;
+        }
+        let Some(p) = cur else { continue };
+        let s = &mut v[p];
+        for (key, slot) in [
+            ("RX-packets:", &mut s.rx_packets),
+            ("RX-missed:", &mut s.rx_missed),
+            ("TX-packets:", &mut s.tx_packets),
+            ("Rx-pps:", &mut s.rx_pps),
+            ("Tx-pps:", &mut s.tx_pps),
+        ] {
+            if let Some(n) = testpmd_field(line, key) {
+                *slot = n;
+            }
+        }
+    }
+    v
+}
+
+/// Parses the per-port "Forward statistics" blocks of `stop` (not the
+/// accumulated one), indexed by port number.
+pub fn parse_testpmd_fwd_stats(out: &str) -> Vec<TestpmdFwdStats> {
+    let mut v: Vec<TestpmdFwdStats> = Vec::new();
+    let mut cur = None;
+    for line in out.lines() {
+        if let Some(p) = testpmd_header(line, "Forward statistics for port") {
+            if v.len() <= p {
+                v.resize(p + 1, TestpmdFwdStats::default());
+            }
+            cur = Some(p);
+            continue;
+        }
+        if line.contains("Accumulated forward statistics") {
+            cur = None;
+            continue;
+        }
+        let Some(p) = cur else { continue };
+        let s = &mut v[p];
+        for (key, slot) in [
+            ("RX-packets:", &mut s.rx_packets),
+            ("RX-dropped:", &mut s.rx_dropped),
+            ("TX-packets:", &mut s.tx_packets),
+            ("TX-dropped:", &mut s.tx_dropped),
+        ] {
+            if let Some(n) = testpmd_field(line, key) {
+                *slot = n;
+            }
+        }
+    }
+    v
+}
+
+/// What testpmd prints before it reads each command.
+const TESTPMD_PROMPT: &str = "testpmd> ";
+
+/// A running `dpdk-testpmd -i` (no hugepages, 1 GiB, one forwarding core)
+/// with a unique `--file-prefix`; commands go to its stdin, its output
+/// (line-buffered by `stdbuf`) is collected by a thread. Dropping it kills
+/// it and removes its DPDK runtime directory (`/var/run/dpdk/<prefix>`);
+/// when the test is panicking its output is printed first.
+///
+/// With `server=1` ports testpmd accepts the first connection on each
+/// socket before it configures its ports (it blocks in `accept`), so
+/// [`Testpmd::start`] does not wait: start the switch's ports, then call
+/// [`Testpmd::wait_ready`]. A stale socket file makes testpmd fail to bind;
+/// `start` removes it.
+#[derive(Debug)]
+pub struct Testpmd {
+    child: Option<std::process::Child>,
+    stdin: Option<std::process::ChildStdin>,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    prefix: String,
+    opts: TestpmdOptions,
+    dir: TempDir,
+    /// Prompts printed before the last restart.
+    prompt_base: usize,
+}
+
+impl Testpmd {
+    /// Starts testpmd; panics if it cannot be run. Its socket paths may
+    /// lie in [`Testpmd::dir`] (made before it starts: use
+    /// [`Testpmd::start_in`]) or anywhere else.
+    pub fn start(opts: TestpmdOptions) -> Testpmd {
+        Testpmd::start_in(TempDir::new("rvsp"), opts)
+    }
+
+    /// Starts testpmd with `dir` as its directory (removed on drop), for
+    /// sockets named before it starts: `let d = TempDir::new("x"); let sock
+    /// = d.path().join("p0.sock"); Testpmd::start_in(d, …)`.
+    pub fn start_in(dir: TempDir, opts: TestpmdOptions) -> Testpmd {
+        let prefix = format!("rvs-test-{}", unique_name("tp"));
+        let mut t = Testpmd {
+            child: None,
+            stdin: None,
+            out: Default::default(),
+            prefix,
+            opts,
+            dir,
+            prompt_base: 0,
+        };
+        t.spawn();
+        t
+    }
+
+    fn spawn(&mut self) {
+        use std::io::{Read, Write};
+        let runtime = Path::new("/var/run/dpdk").join(&self.prefix);
+        let _ = std::fs::remove_dir_all(&runtime);
+        for p in self.opts.ports.iter().filter(|p| p.server) {
+            let _ = std::fs::remove_file(&p.path);
+        }
+        let o = &self.opts;
+        // One pipe for stdout and stderr (so that an error line cannot land
+        // inside a prompt), line-buffered by stdbuf.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "exec \"$@\" 2>&1", "sh", "stdbuf", "-oL", "-eL"])
+            .args(["dpdk-testpmd", "--no-huge", "-m", "1024", "--no-pci"])
+            .arg(format!("--file-prefix={}", self.prefix))
+            .arg(format!("--lcores=0@{},1@{}", o.main_cpu, o.fwd_cpu))
+            .arg("--main-lcore=0");
+        for (i, p) in o.ports.iter().enumerate() {
+            cmd.arg(format!("--vdev={}", p.vdev(i)));
+        }
+        for v in &o.other_vdevs {
+            cmd.arg(format!("--vdev={v}"));
+        }
+        cmd.args(&o.eal_args)
+            .args(["--", "-i", "--nb-cores=1", "--no-mlockall"])
+            .arg(format!("--forward-mode={}", o.forward_mode))
+            .args(&o.args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot run dpdk-testpmd ({e}): run ./scripts/test.sh, which installs dpdk-dev and librte-net-virtio23")
+        });
+        let log_path = self.dir.path().join("testpmd.log");
+        if let Some(mut pipe) = child.stdout.take() {
+            let out = self.out.clone();
+            let log_path = log_path.clone();
+            std::thread::spawn(move || {
+                let mut log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log_path)
+                    .ok();
+                // Raw reads, not lines: the prompt has no newline after it.
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let s = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
+                    if let Some(l) = log.as_mut() {
+                        let _ = l.write_all(s.as_bytes());
+                    }
+                    out.lock().unwrap_or_else(|e| e.into_inner()).push_str(&s);
+                }
+            });
+        }
+        self.stdin = child.stdin.take();
+        self.child = Some(child);
+    }
+
+    /// The directory given to [`Testpmd::start_in`] (testpmd.log is there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// DPDK's runtime directory of this testpmd (`/var/run/dpdk/<prefix>`),
+    /// removed on drop.
+    pub fn runtime_dir(&self) -> PathBuf {
+        Path::new("/var/run/dpdk").join(&self.prefix)
+    }
+
+    /// Everything testpmd printed so far.
+    pub fn log(&self) -> String {
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn prompts(&self) -> usize {
+        self.out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .matches(TESTPMD_PROMPT)
+            .count()
+            - self.prompt_base
+    }
+
+    /// True once testpmd has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    fn wait_prompts(&mut self, n: usize, timeout: std::time::Duration, what: &str) {
+        let t0 = std::time::Instant::now();
+        while self.prompts() < n {
+            assert!(!self.exited(), "testpmd exited {what}:\n{}", self.log());
+            assert!(
+                t0.elapsed() < timeout,
+                "testpmd gave no prompt {what} within {timeout:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Waits up to `timeout` for the first prompt: every port is
+    /// configured (for `server=1` ports: the switch has connected to each).
+    pub fn wait_ready(&mut self, timeout: std::time::Duration) {
+        self.wait_prompts(
+            1,
+            timeout,
+            "while starting (has the switch connected to every server=1 socket?)",
+        );
+    }
+
+    /// True once testpmd has printed its first prompt.
+    pub fn is_ready(&self) -> bool {
+        self.prompts() >= 1
+    }
+
+    /// Sends one command, waits (up to 30 s) for the next prompt and returns
+    /// what the command printed.
+    pub fn cmd(&mut self, line: &str) -> String {
+        use std::io::Write;
+        let before = self.prompts();
+        let start = self.log().len();
+        let stdin = self.stdin.as_mut().expect("testpmd's stdin is open");
+        writeln!(stdin, "{line}").expect("write a command to testpmd");
+        stdin.flush().expect("flush testpmd's stdin");
+        self.wait_prompts(
+            before + 1,
+            std::time::Duration::from_secs(30),
+            &format!("after {line:?}"),
+        );
+        self.log()[start..].to_string()
+    }
+
+    /// `start`: the forwarding engine runs.
+    pub fn start_forwarding(&mut self) {
+        self.cmd("start");
+    }
+
+    /// `start tx_first N`: first N bursts (of 32, `--burst`) from every
+    /// forwarding port built by the txonly engine, then the configured
+    /// engine. With `rxonly` that is exactly 32 * N frames sent per port:
+    /// a fixed count, paced by nothing but the ring.
+    pub fn start_tx_first(&mut self, bursts: u32) {
+        self.cmd(&format!("start tx_first {bursts}"));
+    }
+
+    /// `stop`: the forward statistics of each port since `start`.
+    pub fn stop(&mut self) -> Vec<TestpmdFwdStats> {
+        parse_testpmd_fwd_stats(&self.cmd("stop"))
+    }
+
+    /// `show port stats all`.
+    pub fn port_stats(&mut self) -> Vec<TestpmdPortStats> {
+        parse_testpmd_port_stats(&self.cmd("show port stats all"))
+    }
+
+    /// `clear port stats all`.
+    pub fn clear_port_stats(&mut self) {
+        self.cmd("clear port stats all");
+    }
+
+    /// Whether `show port info N` says `Link status: up` (virtio-user
+    /// reports down while its vhost-user connection is gone).
+    pub fn link_up(&mut self, port: usize) -> bool {
+        self.cmd(&format!("show port info {port}"))
+            .contains("Link status: up")
+    }
+
+    /// Polls [`Testpmd::link_up`] until it is `up` or `timeout` passes.
+    pub fn wait_link(&mut self, port: usize, up: bool, timeout: std::time::Duration) -> bool {
+        let t0 = std::time::Instant::now();
+        loop {
+            if self.link_up(port) == up {
+                return true;
+            }
+            if t0.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// `quit`; waits up to 10 s for it to exit (killing it after that) and
+    /// returns whether it exited by itself with success.
+    pub fn quit(&mut self) -> bool {
+        use std::io::Write;
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = writeln!(stdin, "quit");
+        }
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < std::time::Duration::from_secs(10) {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    /// SIGKILL (a crash, as the switch sees it: the socket just closes).
+    pub fn kill(&mut self) {
+        self.stdin.take();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Quits (or kills) and starts testpmd again with the same options and
+    /// sockets; the output collected so far is kept. Call
+    /// [`Testpmd::wait_ready`] after.
+    pub fn restart(&mut self) {
+        if !self.quit() {
+            self.kill();
+        }
+        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.prefix));
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str("\n==== testpmd restarted ====\n");
+        // Prompts are counted from here on.
+        self.prompt_base = out.matches(TESTPMD_PROMPT).count();
+        drop(out);
+        self.spawn();
+    }
+}
+
+impl Drop for Testpmd {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- testpmd output ----\n{}", self.log());
+        }
+        self.kill();
+        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.prefix));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,6 +1218,55 @@ mod tests {
         let b = unique_name("rvs");
         assert_ne!(a, b);
         assert!(a.len() <= 15);
+    }
+
+    #[test]
+    fn testpmd_statistics_parse_per_port() {
+        let show = "  ######################## NIC statistics for port 1  ########################\n  \
+            RX-packets: 30826208   RX-missed: 3          RX-bytes:  1972877312\n  \
+            TX-packets: 416        TX-errors: 0          TX-bytes:  26624\n  Throughput (since last show)\n  \
+            Rx-pps:      4390277          Rx-bps:   2247822736\n  Tx-pps:            0          Tx-bps:            0\n";
+        let s = parse_testpmd_port_stats(show);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0], TestpmdPortStats::default());
+        assert_eq!(
+            s[1],
+            TestpmdPortStats {
+                rx_packets: 30826208,
+                rx_missed: 3,
+                tx_packets: 416,
+                rx_pps: 4390277,
+                tx_pps: 0
+            }
+        );
+        let stop =
+            "  ---------------------- Forward statistics for port 0  ----------------------\n  \
+            RX-packets: 0              RX-dropped: 0             RX-total: 0\n  \
+            TX-packets: 32909184       TX-dropped: 256           TX-total: 32909440\n  \
+            +++++++++++++++ Accumulated forward statistics for all ports+++++++++++++++\n  \
+            RX-packets: 9              RX-dropped: 0             RX-total: 9\n";
+        let f = parse_testpmd_fwd_stats(stop);
+        assert_eq!(
+            f,
+            vec![TestpmdFwdStats {
+                rx_packets: 0,
+                rx_dropped: 0,
+                tx_packets: 32909184,
+                tx_dropped: 256
+            }]
+        );
+    }
+
+    #[test]
+    fn virtio_user_vdevs() {
+        assert_eq!(
+            VirtioUser::server("/r/a.sock").vdev(0),
+            "net_virtio_user0,path=/r/a.sock,server=1"
+        );
+        assert_eq!(
+            VirtioUser::client("/r/b").mac("02:00:00:00:00:02").vdev(1),
+            "net_virtio_user1,path=/r/b,server=0,mac=02:00:00:00:00:02"
+        );
     }
 
     #[test]

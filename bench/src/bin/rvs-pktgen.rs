@@ -1,10 +1,11 @@
 //! `rvs-pktgen`: the rvs traffic generator and benchmark driver (`micro`,
-//! `gen`, `veth`).
+//! `gen`, `veth`, `testpmd`).
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use rvs_bench::gen::{self, GenKind, GenOptions};
 use rvs_bench::micro::{self, Case, CaseKind, MicroOptions};
+use rvs_bench::testpmd::{self, TestpmdOptions};
 use rvs_bench::veth::{self, SwitchKind, VethOptions};
 use rvs_bench::CountingAlloc;
 
@@ -21,12 +22,15 @@ static GLOBAL: CountingAlloc = CountingAlloc;
         (parse, EMC, megaflow cache, upcall+install), printing Mpps and ns/packet.\n  \
         gen     send UDP frames on a device through an rvs AF_XDP or AF_PACKET port.\n  \
         veth    switch throughput between two namespaces over veths: rvs-vswitchd \
-        (AF_XDP, AF_PACKET ports) and the Linux bridge side by side (root).\n\n\
+        (AF_XDP, AF_PACKET ports) and the Linux bridge side by side (root).\n  \
+        testpmd vhost-user switching with DPDK testpmd as generator and sink: \
+        rvs-vswitchd and Open vSwitch-DPDK side by side (root).\n\n\
         Examples:\n  rvs-pktgen micro\n  rvs-pktgen micro --case emc_hit --flows 8192 --json\n  \
         valgrind --tool=callgrind rvs-pktgen micro --case megaflow_hit --subtables 10 --packets 100000 --repeat 1\n  \
         cargo build --release -p rvs-bench -p rvs-vswitchd -p rvs-ctl && \
         sudo target/release/rvs-pktgen veth --seconds 5 --rounds 3\n  \
-        ip netns exec NS rvs-pktgen gen --iface eth0 --kind afxdp --seconds 5 --dst-mac 02:00:00:00:00:02"
+        ip netns exec NS rvs-pktgen gen --iface eth0 --kind afxdp --seconds 5 --dst-mac 02:00:00:00:00:02\n  \
+        sudo target/release/rvs-pktgen testpmd --switch both --flows 1,1000 --seconds 5 --runs 3"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -133,6 +137,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// vhost-user switching: DPDK testpmd -> switch -> testpmd (as root).
+    ///
+    /// Each measurement starts a fresh switch with bridge br0 and two
+    /// vhost-user client ports (rvs: type=vhostuserclient; Open vSwitch 3.1
+    /// with DPDK, private to this run: type=dpdkvhostuserclient), flow
+    /// in_port=1,actions=output:2, and one dpdk-testpmd (no hugepages) whose
+    /// two virtio-user ports listen on the ports' sockets (server=1). testpmd
+    /// runs `flowgen` on one forwarding core: port 0 sends --flows UDP flows
+    /// of --size bytes through the switch, port 1 counts what arrives (it
+    /// sends too; with no flow for in_port=2 the switch drops that). Why not
+    /// txonly and rxonly in two testpmds: on 2 CPUs two busy pollers would
+    /// share one and the result would measure the scheduler.
+    ///
+    /// Prints per run offered and forwarded Mpps (testpmd's own rates over
+    /// the window) and the switch's poll-mode thread busy share and busy ns
+    /// per packet; then the median per switch and flow count and rvs/ovs.
+    /// Runs interleave switches and flow counts. rvs-vswitchd, rvs-vsctl,
+    /// rvs-ofctl and rvs-appctl must sit next to this executable (cargo build
+    /// --release -p rvs-bench -p rvs-vswitchd -p rvs-ctl); Open vSwitch needs
+    /// Debian's openvswitch-switch-dpdk, testpmd dpdk-dev and
+    /// librte-net-virtio23. Nothing system-wide is touched: every process,
+    /// socket and directory is the run's own and removed after it.
+    Testpmd {
+        /// Switches: rvs, ovs, both (= rvs,ovs).
+        #[arg(long, default_value = "both")]
+        switch: String,
+        /// Comma-separated flow counts (testpmd --flowgen-flows), each
+        /// measured in every run.
+        #[arg(long, default_value = "1,1000")]
+        flows: String,
+        /// Length of the measured window.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Traffic before the window (flow setup, caches warm).
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Runs; each measures every switch at every flow count once.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Frame size on the wire in bytes, FCS included (testpmd --txpkts).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// CPU of testpmd's forwarding core.
+        #[arg(long, default_value_t = 0)]
+        gen_cpu: usize,
+        /// CPU of the switch's one poll-mode thread (pmd-cpu-mask).
+        #[arg(long, default_value_t = 1)]
+        switch_cpu: usize,
+        /// Also forward port 2 to port 1 and count both directions.
+        #[arg(long)]
+        bidir: bool,
+        /// Memory for Open vSwitch's DPDK, MB (at least 2048 without hugepages).
+        #[arg(long, default_value_t = 2048)]
+        ovs_mem_mb: usize,
+        /// One JSON object per sample, summary and ratio instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Keep each run's directories (switch and testpmd logs).
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 fn gen_kind(name: &str) -> Result<GenKind> {
@@ -152,6 +217,42 @@ fn mac(what: &str, s: &str) -> Result<[u8; 6]> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Testpmd {
+            switch,
+            flows,
+            seconds,
+            warmup,
+            runs,
+            size,
+            gen_cpu,
+            switch_cpu,
+            bidir,
+            ovs_mem_mb,
+            json,
+            keep,
+        } => {
+            let mut counts = Vec::new();
+            for f in flows.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                match f.parse::<u32>() {
+                    Ok(n) if n > 0 => counts.push(n),
+                    _ => bail!("--flows takes flow counts like 1,1000, not {f:?}"),
+                }
+            }
+            testpmd::run_testpmd(&TestpmdOptions {
+                switches: testpmd::SwitchKind::parse_list(&switch)?,
+                flows: counts,
+                seconds,
+                warmup,
+                runs,
+                size,
+                gen_cpu,
+                switch_cpu,
+                bidir,
+                ovs_mem_mb,
+                json,
+                keep,
+            })
+        }
         Command::Gen {
             iface,
             kind,
