@@ -9,9 +9,6 @@
 //! and what the other received must agree frame for frame. N is kept small
 //! enough for a 256-entry ring, so that nothing is dropped for lack of room;
 //! repeated rounds make a moderate, loss-free rate.
-//!
-//! The tests marked `#[ignore]` wait for rvs's vhost-user port; remove the
-//! mark when `type=vhostuserclient`/`vhostuser` work.
 
 use rvs_tests::{
     unique_name, workspace_bin, TempDir, Testpmd, TestpmdOptions, Veth, VirtioUser, Vswitchd,
@@ -158,7 +155,6 @@ fn testpmd_helper_drives_null_ports_and_cleans_up() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn flow_in_port_1_to_output_2_delivers_every_frame() {
     let _serial = serial();
     let (sw, mut tp, _br) = two_port_setup("rxonly", &["in_port=1,actions=output:2"]);
@@ -172,10 +168,17 @@ fn flow_in_port_1_to_output_2_delivers_every_frame() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn normal_delivers_both_ways() {
     let _serial = serial();
-    let (sw, mut tp, _br) = two_port_setup("rxonly", &[]);
+    // NORMAL, with the bridge's own port kept out: its IPv6 router
+    // solicitations would be flooded to the testpmd ports too.
+    let (sw, mut tp, _br) = two_port_setup(
+        "rxonly",
+        &[
+            "priority=10,in_port=LOCAL,actions=drop",
+            "priority=0,actions=NORMAL",
+        ],
+    );
     let t = tx_first_rounds(&mut tp, 10);
     // txonly's destination MACs (02:00:00:00:00:0x) are nobody's: NORMAL
     // floods each frame to the other port.
@@ -185,7 +188,6 @@ fn normal_delivers_both_ways() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn separate_generator_and_sink_processes_agree() {
     let _serial = serial();
     let sw = switch();
@@ -252,7 +254,6 @@ fn ping(a: &Veth, b: &Veth) -> bool {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn testpmd_io_forwarding_joins_two_bridges() {
     let _serial = serial();
     // ns a — br1 — vhost p1 ⇄ testpmd io ⇄ vhost p2 — br2 — ns b: testpmd
@@ -283,7 +284,6 @@ fn testpmd_io_forwarding_joins_two_bridges() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn testpmd_frames_reach_a_host_in_a_namespace() {
     let _serial = serial();
     let sw = switch();
@@ -330,7 +330,6 @@ fn testpmd_frames_reach_a_host_in_a_namespace() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn vhostuser_port_listens_in_the_rundir_and_testpmd_connects() {
     let _serial = serial();
     let sw = switch();
@@ -372,7 +371,6 @@ fn vhostuser_port_listens_in_the_rundir_and_testpmd_connects() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn traffic_resumes_after_testpmd_restarts() {
     let _serial = serial();
     let (sw, mut tp, _br) = two_port_setup("rxonly", &["in_port=1,actions=output:2"]);
@@ -388,7 +386,6 @@ fn traffic_resumes_after_testpmd_restarts() {
 }
 
 #[test]
-#[ignore = "needs rvs's vhost-user port"]
 fn traffic_resumes_after_rvs_vswitchd_restarts() {
     let _serial = serial();
     let (mut sw, mut tp, br) = two_port_setup("rxonly", &["in_port=1,actions=output:2"]);

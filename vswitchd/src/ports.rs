@@ -34,9 +34,11 @@ fn vhost_config(iface: &IfaceCfg, mode: VhostMode) -> Result<VhostUserConfig, St
         None => 1,
         Some(n) => match n.parse::<usize>() {
             Ok(q) if (1..=MAX_QUEUE_PAIRS).contains(&q) => q,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "options:n_rxq={n:?} must be a number of queue pairs from 1 to {MAX_QUEUE_PAIRS}"
-            )),
+            ))
+            }
         },
     };
     let mtu = match iface.options.get("mtu_request") {

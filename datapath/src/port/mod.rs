@@ -92,6 +92,21 @@ pub trait Port: Send {
     }
 }
 
+static EVENT_LOG: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Where ports report events of their own threads (a vhost-user frontend
+/// connecting or going away): the daemon's log. Unset, they go nowhere.
+pub fn set_event_log(f: fn(&str)) {
+    let _ = EVENT_LOG.set(f);
+}
+
+/// Reports a port event (control threads only, never the fast path).
+pub(crate) fn event(msg: &str) {
+    if let Some(f) = EVENT_LOG.get() {
+        f(msg);
+    }
+}
+
 /// Pins the calling thread (a poll-mode thread) to `core`.
 pub fn pin_thread_to_core(core: usize) -> Result<(), PortError> {
     sys::pin_current_thread(core).map_err(|source| PortError::Io {

@@ -141,6 +141,7 @@ fn main() -> Result<()> {
         n_pmds: cli.n_pmds,
         stats_interval: cli.stats_interval.max(1),
     };
+    rvs_datapath::port::set_event_log(|m| rvs_vswitchd::info!("{m}"));
     let mut ports = SystemPorts {
         rundir: opts.rundir.clone(),
     };

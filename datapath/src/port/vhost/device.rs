@@ -544,8 +544,12 @@ fn check_overlap(regions: &[Region]) -> VuResult<()> {
     Ok(())
 }
 
-fn set_status(shared: &Shared, s: String) {
+/// Sets the port's status sentence and logs it when it changed.
+fn set_status(shared: &Shared, name: &str, s: String) {
     if let Ok(mut g) = shared.status.lock() {
+        if *g != s {
+            crate::port::event(&format!("{name}: vhost-user: {s}"));
+        }
         *g = s;
     }
 }
@@ -581,18 +585,18 @@ pub(super) fn spawn(
                 what: "cannot make the vhost-user socket non-blocking".into(),
                 source,
             })?;
-            set_status(&shared, format!("listening on {}", path.display()));
+            set_status(&shared, name, format!("listening on {}", path.display()));
             Some(l)
         }
         VhostMode::Client(path) => {
-            set_status(&shared, format!("connecting to {}", path.display()));
+            set_status(&shared, name, format!("connecting to {}", path.display()));
             None
         }
     };
     let name = name.to_string();
     std::thread::Builder::new()
         .name(format!("vhost-{name}"))
-        .spawn(move || control(&config, &shared, listener))
+        .spawn(move || control(&name, &config, &shared, listener))
         .map_err(|source| PortError::Io {
             what: "cannot start the vhost-user control thread".into(),
             source,
@@ -600,7 +604,12 @@ pub(super) fn spawn(
 }
 
 /// The control thread: one connection at a time, until told to stop.
-fn control(config: &VhostUserConfig, shared: &Arc<Shared>, listener: Option<UnixListener>) {
+fn control(
+    name: &str,
+    config: &VhostUserConfig,
+    shared: &Arc<Shared>,
+    listener: Option<UnixListener>,
+) {
     let stopped = || shared.stop.load(Ordering::SeqCst);
     while !stopped() {
         let stream = match (&config.mode, &listener) {
@@ -616,6 +625,7 @@ fn control(config: &VhostUserConfig, shared: &Arc<Shared>, listener: Option<Unix
                 Err(e) => {
                     set_status(
                         shared,
+                        name,
                         format!("cannot connect to {} ({e}); retrying", path.display()),
                     );
                     for _ in 0..10 {
@@ -630,7 +640,7 @@ fn control(config: &VhostUserConfig, shared: &Arc<Shared>, listener: Option<Unix
             _ => return,
         };
         let _ = stream.set_nonblocking(false);
-        set_status(shared, "frontend connected".into());
+        set_status(shared, name, "frontend connected".into());
         let dev = Arc::new(Mutex::new(Device::new(config.clone(), shared.clone())));
         let mut handler = BackendReqHandler::from_stream(stream, dev.clone());
         let why = loop {
@@ -645,6 +655,21 @@ fn control(config: &VhostUserConfig, shared: &Arc<Shared>, listener: Option<Unix
                 Err(VuError::Disconnected) | Err(VuError::PartialMessage) => {
                     break "frontend disconnected".to_string();
                 }
+                // A request refused on its merits (a feature not
+                // negotiated, a bad value): the frontend gets no reply or
+                // an error, the connection goes on. DPDK's virtio-user, for
+                // one, sends SET_VRING_ENABLE before negotiating
+                // PROTOCOL_FEATURES when it reconnects.
+                Err(
+                    e @ (VuError::InactiveFeature(_)
+                    | VuError::InactiveOperation(_)
+                    | VuError::InvalidParam
+                    | VuError::InvalidOperation(_)),
+                ) => {
+                    crate::port::event(&format!(
+                        "{name}: vhost-user: request refused ({e}); connection kept"
+                    ));
+                }
                 Err(e) => break format!("protocol error ({e}); connection closed"),
             }
         };
@@ -655,7 +680,7 @@ fn control(config: &VhostUserConfig, shared: &Arc<Shared>, listener: Option<Unix
             VhostMode::Client(_) => "; reconnecting",
             VhostMode::Server(_) => "; waiting for it",
         };
-        set_status(shared, format!("{why}{again}"));
+        set_status(shared, name, format!("{why}{again}"));
     }
     if let VhostMode::Server(path) = &config.mode {
         let _ = std::fs::remove_file(path);

@@ -163,10 +163,16 @@ pub struct RingState {
 impl RingState {
     /// Starts at `base` (SET_VRING_BASE) and the used index the frontend
     /// left in memory; tells the driver not to kick (this side polls).
+    ///
+    /// When the two disagree, the used index wins for both: a frontend
+    /// that reconnects to a new backend may send base 0 for a ring it has
+    /// used (DPDK's virtio-user does), and going by it would replay stale
+    /// entries. Every entry before the used index was completed.
     pub fn start(mem: &GuestMemoryMmap, l: &RingLayout, base: u16) -> RingState {
         let used_idx = mem
             .load::<u16>(GuestAddress(l.used.0 + 2), Ordering::Acquire)
             .unwrap_or(base);
+        let base = if used_idx != base { used_idx } else { base };
         let s = RingState {
             last_avail: base,
             used_idx,
