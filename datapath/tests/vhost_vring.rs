@@ -8,7 +8,8 @@
 
 use proptest::prelude::*;
 use rvs_datapath::port::vhost::vring::{
-    Fault, RingLayout, RingState, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE,
+    Fault, Guest, RingLayout, RingState, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
+    VRING_DESC_F_WRITE,
 };
 use std::sync::atomic::Ordering;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -20,8 +21,17 @@ const AVAIL: u64 = 0x2000;
 const USED: u64 = 0x3000;
 const BUF: u64 = 0x10000;
 
-fn mem() -> GuestMemoryMmap {
-    GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM as usize)]).unwrap()
+/// One region of `MEM` bytes at guest address 0, with a second small
+/// region right after it, so that some buffers straddle two regions (the
+/// slow path).
+fn mem() -> Guest {
+    Guest::new(std::sync::Arc::new(
+        GuestMemoryMmap::from_ranges(&[
+            (GuestAddress(0), MEM as usize),
+            (GuestAddress(MEM), 0x1000),
+        ])
+        .unwrap(),
+    ))
 }
 
 fn layout(event_idx: bool) -> RingLayout {
@@ -34,40 +44,49 @@ fn layout(event_idx: bool) -> RingLayout {
     }
 }
 
-fn desc(m: &GuestMemoryMmap, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
+fn desc(g: &Guest, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
     let mut b = [0u8; 16];
     b[0..8].copy_from_slice(&addr.to_le_bytes());
     b[8..12].copy_from_slice(&len.to_le_bytes());
     b[12..14].copy_from_slice(&flags.to_le_bytes());
     b[14..16].copy_from_slice(&next.to_le_bytes());
-    m.write_slice(&b, GuestAddress(DESC + 16 * u64::from(i)))
+    g.mem()
+        .write_slice(&b, GuestAddress(DESC + 16 * u64::from(i)))
         .unwrap();
 }
 
 /// Makes `heads` available (after whatever was there).
-fn offer(m: &GuestMemoryMmap, heads: &[u16]) {
-    let idx: u16 = m.load(GuestAddress(AVAIL + 2), Ordering::Relaxed).unwrap();
+fn offer(m: &Guest, heads: &[u16]) {
+    let idx: u16 = m
+        .mem()
+        .load(GuestAddress(AVAIL + 2), Ordering::Relaxed)
+        .unwrap();
     for (k, h) in heads.iter().enumerate() {
         let slot = (idx.wrapping_add(k as u16) % SIZE) as u64;
-        m.write_obj(*h, GuestAddress(AVAIL + 4 + 2 * slot)).unwrap();
+        m.mem()
+            .write_obj(*h, GuestAddress(AVAIL + 4 + 2 * slot))
+            .unwrap();
     }
-    m.store(
-        idx.wrapping_add(heads.len() as u16),
-        GuestAddress(AVAIL + 2),
-        Ordering::Release,
-    )
-    .unwrap();
+    m.mem()
+        .store(
+            idx.wrapping_add(heads.len() as u16),
+            GuestAddress(AVAIL + 2),
+            Ordering::Release,
+        )
+        .unwrap();
 }
 
-fn used_idx(m: &GuestMemoryMmap) -> u16 {
-    m.load(GuestAddress(USED + 2), Ordering::Relaxed).unwrap()
+fn used_idx(m: &Guest) -> u16 {
+    m.mem()
+        .load(GuestAddress(USED + 2), Ordering::Relaxed)
+        .unwrap()
 }
 
-fn used_entry(m: &GuestMemoryMmap, i: u16) -> (u32, u32) {
+fn used_entry(m: &Guest, i: u16) -> (u32, u32) {
     let at = USED + 4 + 8 * u64::from(i % SIZE);
     (
-        m.read_obj(GuestAddress(at)).unwrap(),
-        m.read_obj(GuestAddress(at + 4)).unwrap(),
+        m.mem().read_obj(GuestAddress(at)).unwrap(),
+        m.mem().read_obj(GuestAddress(at + 4)).unwrap(),
     )
 }
 
@@ -76,15 +95,16 @@ fn frame(n: usize) -> Vec<u8> {
 }
 
 /// A transmitted frame: header descriptor + frame descriptor.
-fn tx_ok(m: &GuestMemoryMmap, head: u16, len: usize) {
-    m.write_slice(&[0u8; 12], GuestAddress(BUF)).unwrap();
-    m.write_slice(&frame(len), GuestAddress(BUF + 0x100))
+fn tx_ok(m: &Guest, head: u16, len: usize) {
+    m.mem().write_slice(&[0u8; 12], GuestAddress(BUF)).unwrap();
+    m.mem()
+        .write_slice(&frame(len), GuestAddress(BUF + 0x100))
         .unwrap();
     desc(m, head, BUF, 12, VRING_DESC_F_NEXT, head + 1);
     desc(m, head + 1, BUF + 0x100, len as u32, 0, 0);
 }
 
-fn pop(m: &GuestMemoryMmap, st: &mut RingState) -> Result<Vec<u8>, Fault> {
+fn pop(m: &Guest, st: &mut RingState) -> Result<Vec<u8>, Fault> {
     let l = layout(false);
     let n = st.pending(m, &l)?;
     assert!(n > 0, "nothing offered");
@@ -105,6 +125,14 @@ fn a_well_formed_frame_is_taken_and_returned() {
     st.flush(&m, &l);
     assert_eq!(used_idx(&m), 1);
     assert_eq!(used_entry(&m, 0).0, 0, "the head goes back");
+    // A frame across the boundary of two regions is read whole.
+    m.mem()
+        .write_slice(&frame(80), GuestAddress(MEM - 40))
+        .unwrap();
+    desc(&m, 4, BUF, 12, VRING_DESC_F_NEXT, 5);
+    desc(&m, 5, MEM - 40, 80, 0, 0);
+    offer(&m, &[4]);
+    assert_eq!(pop(&m, &mut st).unwrap(), frame(80));
 }
 
 #[test]
@@ -112,7 +140,7 @@ fn every_malformed_transmit_is_dropped_with_its_reason_and_returned() {
     let m = mem();
     let l = layout(false);
     let mut st = RingState::start(&m, &l, 0);
-    type Setup = Box<dyn Fn(&GuestMemoryMmap)>;
+    type Setup = Box<dyn Fn(&Guest)>;
     let cases: Vec<(&str, Setup, Fault)> = vec![
         (
             "address outside guest memory",
@@ -126,7 +154,7 @@ fn every_malformed_transmit_is_dropped_with_its_reason_and_returned() {
             "length past the end of the region",
             Box::new(|m| {
                 desc(m, 0, BUF, 12, VRING_DESC_F_NEXT, 1);
-                desc(m, 1, MEM - 30, 60, 0, 0);
+                desc(m, 1, MEM + 0x1000 - 30, 60, 0, 0);
             }),
             Fault::BadAddress,
         ),
@@ -212,11 +240,13 @@ fn an_avail_index_jumping_past_the_queue_breaks_it_until_reset() {
     let m = mem();
     let l = layout(false);
     let mut st = RingState::start(&m, &l, 0);
-    m.store(SIZE + 5, GuestAddress(AVAIL + 2), Ordering::Release)
+    m.mem()
+        .store(SIZE + 5, GuestAddress(AVAIL + 2), Ordering::Release)
         .unwrap();
     assert_eq!(st.pending(&m, &l), Err(Fault::BadAvailIndex));
     assert!(st.broken);
-    m.store(1u16, GuestAddress(AVAIL + 2), Ordering::Release)
+    m.mem()
+        .store(1u16, GuestAddress(AVAIL + 2), Ordering::Release)
         .unwrap();
     assert_eq!(
         st.pending(&m, &l),
@@ -226,12 +256,12 @@ fn an_avail_index_jumping_past_the_queue_breaks_it_until_reset() {
     // The frontend sets the queue up again: it works.
     let mut st = RingState::start(&m, &l, 0);
     tx_ok(&m, 0, 60);
-    m.write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap();
+    m.mem().write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap();
     assert_eq!(st.pending(&m, &l), Ok(1));
 }
 
 /// Posts receive buffers: each chain one writable descriptor of `len`.
-fn post_rx(m: &GuestMemoryMmap, heads: &[u16], len: u32) {
+fn post_rx(m: &Guest, heads: &[u16], len: u32) {
     for &h in heads {
         desc(m, h, BUF + 0x800 * u64::from(h), len, VRING_DESC_F_WRITE, 0);
     }
@@ -253,12 +283,14 @@ fn receive_fills_posted_buffers_and_merges_over_several_when_needed() {
     assert_eq!(used_entry(&m, 0), (0, 112));
     assert_eq!(used_entry(&m, 1), (1, 1024));
     assert_eq!(used_entry(&m, 2), (2, 1512 - 1024));
-    let nb: u16 = m.read_obj(GuestAddress(BUF + 0x800 + 10)).unwrap();
+    let nb: u16 = m.mem().read_obj(GuestAddress(BUF + 0x800 + 10)).unwrap();
     assert_eq!(nb, 2);
     let mut got = vec![0u8; 1500];
-    m.read_slice(&mut got[..1012], GuestAddress(BUF + 0x800 + 12))
+    m.mem()
+        .read_slice(&mut got[..1012], GuestAddress(BUF + 0x800 + 12))
         .unwrap();
-    m.read_slice(&mut got[1012..], GuestAddress(BUF + 0x1000))
+    m.mem()
+        .read_slice(&mut got[1012..], GuestAddress(BUF + 0x1000))
         .unwrap();
     assert_eq!(got, frame(1500));
 }
@@ -297,7 +329,7 @@ fn a_read_only_buffer_posted_for_receive_is_refused() {
     );
     let before = vec![0u8; 60];
     let mut after = vec![0u8; 60];
-    m.read_slice(&mut after, GuestAddress(BUF)).unwrap();
+    m.mem().read_slice(&mut after, GuestAddress(BUF)).unwrap();
     assert_eq!(before, after, "nothing written into a read-only buffer");
 }
 
@@ -307,7 +339,8 @@ fn event_idx_decides_when_to_interrupt() {
     let l = layout(true);
     let mut st = RingState::start(&m, &l, 0);
     // The driver asks to be told after the 2nd used entry (used_event=1).
-    m.write_obj(1u16, GuestAddress(AVAIL + 4 + 2 * u64::from(SIZE)))
+    m.mem()
+        .write_obj(1u16, GuestAddress(AVAIL + 4 + 2 * u64::from(SIZE)))
         .unwrap();
     post_rx(&m, &[0, 1, 2], 2048);
     st.push_rx(&m, &l, 12, true, &frame(60)).unwrap();
@@ -316,6 +349,7 @@ fn event_idx_decides_when_to_interrupt() {
     assert!(st.flush(&m, &l), "used idx 2 crosses it");
     // avail_event trails what was taken, so the driver does not kick.
     let ev: u16 = m
+        .mem()
         .read_obj(GuestAddress(USED + 4 + 8 * u64::from(SIZE)))
         .unwrap();
     assert_eq!(ev, st.last_avail.wrapping_sub(1));
@@ -342,9 +376,9 @@ proptest! {
         }
         for (k, h) in heads.iter().enumerate() {
             let h = if small { h % (SIZE + 2) } else { *h };
-            m.write_obj(h, GuestAddress(AVAIL + 4 + 2 * k as u64)).unwrap();
+            m.mem().write_obj(h, GuestAddress(AVAIL + 4 + 2 * k as u64)).unwrap();
         }
-        m.store(avail_idx, GuestAddress(AVAIL + 2), Ordering::Release).unwrap();
+        m.mem().store(avail_idx, GuestAddress(AVAIL + 2), Ordering::Release).unwrap();
         let mut tx = RingState::start(&m, &l, 0);
         let mut out = vec![0u8; 2048];
         for _ in 0..SIZE {

@@ -4,13 +4,13 @@
 //! the device's configuration and publishing a [`Snapshot`] for the data
 //! path after each change.
 //!
-//! Offered virtio features: VERSION_1, MRG_RXBUF, EVENT_IDX, MTU, MQ (with
-//! more than one queue pair), and VHOST_USER_F_PROTOCOL_FEATURES; protocol
+//! Offered virtio features: VERSION_1, MRG_RXBUF, EVENT_IDX, MTU, IN_ORDER,
+//! MQ (with more than one queue pair), and VHOST_USER_F_PROTOCOL_FEATURES; protocol
 //! features MQ, REPLY_ACK, CONFIG and CONFIGURE_MEM_SLOTS. No offloads
 //! (checksum, TSO) and no indirect descriptors: what is not implemented is
 //! not offered.
 
-use super::vring::RingLayout;
+use super::vring::{Guest, RingLayout};
 use super::{QueueSnapshot, Shared, Snapshot, VhostMode, VhostUserConfig};
 use crate::port::PortError;
 use std::fs::File;
@@ -44,6 +44,10 @@ pub const F_EVENT_IDX: u64 = 1 << 29;
 pub const F_PROTOCOL_FEATURES: u64 = 1 << 30;
 /// VIRTIO_F_VERSION_1.
 pub const F_VERSION_1: u64 = 1 << 32;
+/// VIRTIO_F_IN_ORDER: buffers are used in the order they were made
+/// available (which the ring code always does), letting the driver take
+/// its faster in-order paths.
+pub const F_IN_ORDER: u64 = 1 << 35;
 
 /// Memory regions a frontend may add one by one.
 const MAX_MEM_SLOTS: u64 = 64;
@@ -59,6 +63,7 @@ pub fn feature_names(f: u64) -> String {
         (F_EVENT_IDX, "EVENT_IDX"),
         (F_MQ, "MQ"),
         (F_MTU, "MTU"),
+        (F_IN_ORDER, "IN_ORDER"),
         (F_PROTOCOL_FEATURES, "PROTOCOL_FEATURES"),
     ];
     let v: Vec<&str> = names
@@ -152,7 +157,8 @@ impl Device {
     }
 
     fn offered(&self) -> u64 {
-        let mut f = F_VERSION_1 | F_MRG_RXBUF | F_EVENT_IDX | F_MTU | F_PROTOCOL_FEATURES;
+        let mut f =
+            F_VERSION_1 | F_MRG_RXBUF | F_EVENT_IDX | F_MTU | F_IN_ORDER | F_PROTOCOL_FEATURES;
         if self.config.queue_pairs > 1 {
             f |= F_MQ;
         }
@@ -185,7 +191,7 @@ impl Device {
             regions.sort_by_key(|r| r.start_addr());
             GuestMemoryMmap::from_arc_regions(regions)
                 .ok()
-                .map(Arc::new)
+                .map(|m| Guest::new(Arc::new(m)))
         };
         let event_idx = self.features & F_EVENT_IDX != 0;
         let snap = mem.map(|mem| {

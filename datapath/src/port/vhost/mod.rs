@@ -45,8 +45,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use vm_memory::GuestMemoryMmap;
-use vring::{Fault, RingLayout, RingState};
+use vring::{Fault, Guest, RingLayout, RingState};
 
 /// Most queue pairs a port offers (`options:n_rxq` picks up to this).
 pub const MAX_QUEUE_PAIRS: usize = 8;
@@ -86,7 +85,7 @@ pub struct QueueSnapshot {
 /// What the data path needs of a configured device.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub mem: Arc<GuestMemoryMmap>,
+    pub mem: Guest,
     /// Running queues by index (even: the guest's receive queues, odd: its
     /// transmit queues); `None` when not running.
     pub queues: Vec<Option<QueueSnapshot>>,
