@@ -102,7 +102,7 @@ pub fn run(
     )?;
     let mut rw = Client::connect(&remote)?;
     // other_config:pmd-cpu-mask (hex) picks the cores, one PMD pinned to
-    // each; it is read at start (a change takes effect at restart).
+    // each; a change re-pins, adds or removes threads at run time.
     let first = Config::from_results(&rw.transact("Open_vSwitch", &read_ops())?);
     let cores = pmd_cores(first.other_config.get("pmd-cpu-mask"), opts.n_pmds);
     let switch = Arc::new(Mutex::new(Switch::new(&cores, DatapathConfig::default())));
@@ -149,7 +149,11 @@ pub fn run(
                 if last.as_ref().is_some_and(|l| {
                     l.other_config.get("pmd-cpu-mask") != cfg.other_config.get("pmd-cpu-mask")
                 }) {
-                    crate::warn!("other_config:pmd-cpu-mask changed: it takes effect when rvs-vswitchd restarts");
+                    let cores = pmd_cores(cfg.other_config.get("pmd-cpu-mask"), opts.n_pmds);
+                    switch
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .set_pmd_cores(&cores, DatapathConfig::default());
                 }
                 last = Some(cfg);
             }

@@ -178,6 +178,10 @@ pub enum PmdCmd {
         data: Vec<u8>,
         actions: Vec<Action>,
     },
+    /// Pin the thread to this core (or unpin it: every CPU).
+    Pin(Option<usize>),
+    /// Stop polling a port and hand it back (to move it to another PMD).
+    Release(PortNo, Sender<Option<Box<dyn Port>>>),
     /// Exit the loop.
     Stop,
 }
@@ -195,6 +199,8 @@ impl std::fmt::Debug for PmdCmd {
             PmdCmd::Execute { in_port, data, .. } => {
                 write!(f, "Execute(in_port {in_port}, {} bytes)", data.len())
             }
+            PmdCmd::Pin(c) => write!(f, "Pin({c:?})"),
+            PmdCmd::Release(n, _) => write!(f, "Release({n})"),
             PmdCmd::Stop => write!(f, "Stop"),
         }
     }
@@ -289,6 +295,15 @@ impl PmdHandle {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(PmdCmd::Stats(tx));
         rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+    }
+
+    /// Takes port `no` back from this PMD (`None` if it does not poll it).
+    pub fn release(&self, no: PortNo) -> Option<Box<dyn Port>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(PmdCmd::Release(no, tx));
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .ok()
+            .flatten()
     }
 
     /// Asks for the megaflows and waits for them.
@@ -438,6 +453,10 @@ impl Pmd {
             for i in 0..self.ports.len() {
                 let (no, port) = &mut self.ports[i];
                 let no = *no;
+                let every = u64::from(port.rx_poll_every().max(1));
+                if every > 1 && iter % every != 0 {
+                    continue;
+                }
                 let n = port.rx_burst(&mut self.batch, &mut self.pool);
                 if n == 0 {
                     continue;
@@ -632,6 +651,31 @@ impl Pmd {
                         self.pool.put(p);
                     }
                 }
+            }
+            PmdCmd::Pin(core) => {
+                let r = match core {
+                    Some(c) => rvs_datapath::port::pin_thread_to_core(c).map(|()| Some(c)),
+                    None => rvs_datapath::port::unpin_thread().map(|()| None),
+                };
+                match r {
+                    Ok(c) => self.core = c,
+                    Err(e) => crate::warn!("pmd{}: {e}", self.id),
+                }
+            }
+            PmdCmd::Release(no, reply) => {
+                let port = self.ports.iter().position(|(n, _)| *n == no).map(|i| {
+                    self.rxq_busy_ns.remove(i);
+                    // The inbox stays registered (same port number) and is
+                    // drained into the port's new owner's queue below.
+                    let rx = self.inbox_rx.remove(i);
+                    while let Ok(p) = rx.try_recv() {
+                        let _ = self.shared.spare_tx.try_send(p);
+                    }
+                    self.ports.remove(i).1
+                });
+                // Megaflows may still output to it: it stays a valid output
+                // (through its inbox, once the new owner registers it).
+                let _ = reply.send(port);
             }
             PmdCmd::Stop => return false,
         }

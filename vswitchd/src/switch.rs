@@ -301,6 +301,70 @@ impl Switch {
         &self.pmds
     }
 
+    /// Runs one PMD per entry of `cores` (pinned where `Some`): existing
+    /// threads are re-pinned, new ones started, and the ports of threads
+    /// that go away move to the least loaded of those that stay, without
+    /// being closed (a VM's vhost-user connection survives). What
+    /// `other_config:pmd-cpu-mask` changes at run time.
+    pub fn set_pmd_cores(&mut self, cores: &[Option<usize>], dp: DatapathConfig) {
+        let cores = if cores.is_empty() { &[None][..] } else { cores };
+        for (i, c) in cores.iter().enumerate() {
+            if let Some(p) = self.pmds.get(i) {
+                p.send(PmdCmd::Pin(*c));
+            } else {
+                let h = PmdHandle::start(i, *c, self.shared.clone(), dp);
+                self.pmds.push(h);
+            }
+        }
+        while self.pmds.len() > cores.len() {
+            let gone = self.pmds.len() - 1;
+            let mut moving: Vec<(String, PortNo)> = self
+                .open
+                .iter()
+                .filter(|(_, o)| o.pmd == gone)
+                .map(|(n, o)| (n.clone(), o.dp_port))
+                .collect();
+            moving.sort();
+            for (name, dp_port) in moving {
+                let Some(port) = self.pmds[gone].release(dp_port) else {
+                    continue;
+                };
+                // Anywhere but the thread that is going away.
+                let target = {
+                    let keep = self.pmds.len() - 1;
+                    let mut best = 0;
+                    let mut fewest = usize::MAX;
+                    for i in 0..keep {
+                        let n = self.open.values().filter(|o| o.pmd == i).count();
+                        if n < fewest {
+                            fewest = n;
+                            best = i;
+                        }
+                    }
+                    best
+                };
+                self.pmds[target].send(PmdCmd::AddPort(dp_port, port));
+                if let Some(o) = self.open.get_mut(&name) {
+                    o.pmd = target;
+                }
+            }
+            // Dropping the handle stops the thread.
+            self.pmds.pop();
+        }
+        crate::info!(
+            "poll-mode threads: {}",
+            cores
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match c {
+                    Some(c) => format!("pmd{i} on core {c}"),
+                    None => format!("pmd{i} unpinned"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
     /// The flow tables of `bridge` (empty if there is no such bridge).
     pub fn tables(&self, bridge: &str) -> Arc<FlowTables> {
         self.tables.get(bridge).cloned().unwrap_or_default()
@@ -666,6 +730,32 @@ mod tests {
             .map(|p| p.report().unwrap().ports.len())
             .collect();
         assert_eq!(per_pmd, vec![1, 1], "both idle: one port each");
+    }
+
+    #[test]
+    fn pmd_threads_change_at_run_time_and_ports_move_without_closing() {
+        let mut sw = Switch::new(&[None, None], DatapathConfig::default());
+        let c = cfg(vec![iface("p1", "", None), iface("p2", "", None)]);
+        sw.reconcile(&c, &mut Rings);
+        let count = |sw: &Switch| -> Vec<usize> {
+            sw.pmds()
+                .iter()
+                .map(|p| p.report().unwrap().ports.len())
+                .collect()
+        };
+        assert_eq!(count(&sw), vec![1, 1]);
+        sw.set_pmd_cores(&[None], DatapathConfig::default());
+        assert_eq!(count(&sw), vec![2], "the second thread's port moved");
+        sw.set_pmd_cores(&[None, None, None], DatapathConfig::default());
+        assert_eq!(count(&sw).len(), 3);
+        assert_eq!(
+            count(&sw).iter().sum::<usize>(),
+            2,
+            "no port lost or doubled"
+        );
+        // Reconciling again keeps them open where they are.
+        let ops = sw.reconcile(&c, &mut Rings);
+        assert_eq!(ops.len(), 1, "{ops:?}");
     }
 
     #[test]

@@ -85,6 +85,14 @@ pub trait Port: Send {
         true
     }
 
+    /// How often the PMD polls this port: every `n`th loop iteration. A
+    /// port whose receive is a system call (a TAP device's `read`) says
+    /// more than 1, so an idle one does not cost a syscall per iteration
+    /// (Open vSwitch polls such ports from its main thread instead).
+    fn rx_poll_every(&self) -> u32 {
+        1
+    }
+
     /// Port-specific state and counters as (name, value) lines, for
     /// `rvs-appctl` (queues, negotiated features, drops by reason).
     fn details(&self) -> Vec<(String, String)> {
@@ -105,6 +113,14 @@ pub(crate) fn event(msg: &str) {
     if let Some(f) = EVENT_LOG.get() {
         f(msg);
     }
+}
+
+/// Lets the calling thread run on every CPU again.
+pub fn unpin_thread() -> Result<(), PortError> {
+    sys::unpin_current_thread().map_err(|source| PortError::Io {
+        what: "cannot unpin the thread".into(),
+        source,
+    })
 }
 
 /// Pins the calling thread (a poll-mode thread) to `core`.

@@ -514,3 +514,22 @@ pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Lets the calling thread run on every CPU the process may use.
+pub(crate) fn unpin_current_thread() -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data for which all-zero is a valid empty
+    // set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is this process; the pointer and size describe `set`,
+    // which lives across the call and receives the process's mask.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above, for the calling thread.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
