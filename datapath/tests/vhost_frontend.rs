@@ -25,9 +25,10 @@
 //! also with the rings the frontend had; malformed descriptor chains,
 //! memory tables and messages from a hostile frontend.
 //!
-//! Tests marked `#[ignore]` show a defect of the port (each says which);
-//! they fail until it is fixed: `cargo test -p rvs-datapath --test
-//! vhost_frontend -- --ignored`.
+//! The last tests each caught a defect of the port when they were written
+//! (a region larger than its file, a stalled frontend blocking removal, an
+//! uncounted broken avail index, a stale GET_VRING_BASE, an unanswered
+//! refused GET_VRING_BASE, drops counted for frames left in the ring).
 
 use rvs_datapath::packet::{Batch, Packet, PacketPool};
 use rvs_datapath::port::vhost::device::{
@@ -1753,7 +1754,6 @@ fn memory_added_and_removed_region_by_region_as_qemu_does() {
 /// file's size (fstat) and refuse it; F_SEAL_SHRINK (or a SIGBUS-safe
 /// copy) covers the later shrink.
 #[test]
-#[ignore = "port defect: a memory region larger than its file is accepted (SIGBUS on access)"]
 fn a_region_larger_than_its_file_is_refused() {
     let dir = TempDir::new("short-file");
     let (mut sw, mut fe) = connected(&dir, BASIC);
@@ -1771,7 +1771,6 @@ fn a_region_larger_than_its_file_is_refused() {
 /// that time out); the stop could shut the connection down through
 /// `BackendReqHandler::try_clone_connection`, which is there for this.
 #[test]
-#[ignore = "port defect: a frontend stalled mid-message blocks removing the port"]
 fn a_frontend_stalled_mid_message_does_not_block_removing_the_port() {
     let dir = TempDir::new("stall");
     let sw = Switch::open(VhostMode::Server(dir.sock()));
@@ -1806,7 +1805,6 @@ fn a_frontend_stalled_mid_message_does_not_block_removing_the_port() {
 /// always false. On the receive queue every frame dropped because of it
 /// is counted in `tx_dropped` under no reason.
 #[test]
-#[ignore = "port defect: bad_avail_index is never counted"]
 fn a_broken_avail_index_is_counted() {
     let dir = TempDir::new("avail-jump");
     let (mut sw, mut fe) = connected(&dir, BASIC);
@@ -1836,7 +1834,6 @@ fn a_broken_avail_index_is_counted() {
 /// counter then reports losses that did not happen (once per starved
 /// burst, so not even a count of frames).
 #[test]
-#[ignore = "port defect: rx_dropped counts frames left in the ring when the pool is empty"]
 fn a_starved_pool_delays_frames_without_counting_them_dropped() {
     let dir = TempDir::new("pool");
     let mut sw = Switch::with_pool(VhostMode::Server(dir.sock()), 4);
@@ -1858,7 +1855,6 @@ fn a_starved_pool_delays_frames_without_counting_them_dropped() {
 /// The port answers `last_avail` of whatever ring state its data path
 /// kept for that index, here from the previous frontend.
 #[test]
-#[ignore = "port defect: GET_VRING_BASE of a ring that never ran answers a stale index"]
 fn get_vring_base_of_a_ring_that_never_ran_is_the_base_set() {
     let dir = TempDir::new("stale-base");
     let (mut sw, mut fe) = connected(&dir, BASIC);
@@ -1885,7 +1881,6 @@ fn get_vring_base_of_a_ring_that_never_ran_is_the_base_set() {
 /// so the frontend waits for ever. The port should answer (or close the
 /// connection) whenever it refuses a GET_* request.
 #[test]
-#[ignore = "port defect: a refused GET_VRING_BASE is never answered"]
 fn a_refused_get_vring_base_does_not_leave_the_frontend_waiting() {
     let dir = TempDir::new("base-oob");
     let mut sw = Switch::open(VhostMode::Server(dir.sock()));

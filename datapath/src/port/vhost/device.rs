@@ -135,7 +135,6 @@ struct Device {
     protocol: u64,
     regions: Vec<Region>,
     vrings: Vec<VringCfg>,
-    next_epoch: u64,
 }
 
 fn err(what: &'static str) -> VuError {
@@ -152,7 +151,6 @@ impl Device {
             protocol: 0,
             regions: Vec::new(),
             vrings: (0..n).map(|_| VringCfg::default()).collect(),
-            next_epoch: 0,
         }
     }
 
@@ -339,19 +337,28 @@ impl VhostUserBackendReqHandlerMut for Device {
 
     fn set_vring_base(&mut self, index: u32, base: u32) -> VuResult<()> {
         self.vring(index)?.base = base as u16;
+        // Until the data path runs the ring, this is where it stands.
+        self.shared.last_avail[index as usize].store(base as u16, Ordering::Relaxed);
         Ok(())
     }
 
     fn get_vring_base(&mut self, index: u32) -> VuResult<VhostUserVringState> {
-        let v = self.vring(index)?;
+        // The frontend waits for this reply: a refusal would leave it
+        // waiting forever (no reply is sent on error), so a bad index ends
+        // the connection instead.
+        let v = self
+            .vrings
+            .get_mut(index as usize)
+            .ok_or(VuError::BackendInternalError)?;
         let was = v.started;
         let set_base = v.base;
         v.started = false;
         if was {
             self.publish();
         }
-        // Where the PMD stopped; if no PMD ran the ring, where it was set.
-        let base = if was && self.shared.polled.load(Ordering::Relaxed) {
+        // Where the PMD stopped (or, for a ring it never ran, the base
+        // SET_VRING_BASE put there).
+        let base = if was {
             self.shared.last_avail[index as usize].load(Ordering::Relaxed)
         } else {
             set_base
@@ -365,8 +372,7 @@ impl VhostUserBackendReqHandlerMut for Device {
     fn set_vring_kick(&mut self, index: u8, _fd: Option<File>) -> VuResult<()> {
         // The data path polls: the kick fd is kept by nobody. Receiving it
         // starts the ring.
-        self.next_epoch += 1;
-        let epoch = self.next_epoch;
+        let epoch = self.shared.epochs.fetch_add(1, Ordering::Relaxed) + 1;
         let v = self.vring(u32::from(index))?;
         v.started = true;
         v.epoch = epoch;
@@ -524,10 +530,26 @@ impl Device {
     }
 }
 
+/// Maps one region the frontend shares. Its file must hold the whole
+/// region: a mapping past the end of a file faults (SIGBUS) on access, which
+/// would take the switch down.
 fn map_region(r: &VhostUserMemoryRegion, f: File) -> VuResult<Region> {
     let size = usize::try_from(r.memory_size).map_err(|_| VuError::InvalidParam)?;
     if size == 0 || r.guest_phys_addr.checked_add(r.memory_size).is_none() {
         return Err(VuError::InvalidParam);
+    }
+    let meta = f
+        .metadata()
+        .map_err(|_| err("cannot stat a memory region's file"))?;
+    if !meta.file_type().is_file() {
+        return Err(err("a memory region's fd is not a file"));
+    }
+    let end = r
+        .mmap_offset
+        .checked_add(r.memory_size)
+        .ok_or(VuError::InvalidParam)?;
+    if end > meta.len() {
+        return Err(err("a memory region is larger than its file"));
     }
     let mapping = MmapRegion::from_file(FileOffset::new(f, r.mmap_offset), size)
         .map_err(|_| err("cannot map a memory region the frontend sent"))?;
@@ -648,6 +670,9 @@ fn control(
         let _ = stream.set_nonblocking(false);
         set_status(shared, name, "frontend connected".into());
         let dev = Arc::new(Mutex::new(Device::new(config.clone(), shared.clone())));
+        if let (Ok(c), Ok(mut slot)) = (stream.try_clone(), shared.connection.lock()) {
+            *slot = Some(c);
+        }
         let mut handler = BackendReqHandler::from_stream(stream, dev.clone());
         let why = loop {
             if stopped() {
@@ -679,6 +704,9 @@ fn control(
                 Err(e) => break format!("protocol error ({e}); connection closed"),
             }
         };
+        if let Ok(mut slot) = shared.connection.lock() {
+            *slot = None;
+        }
         if let Ok(mut d) = dev.lock() {
             d.reset();
         }

@@ -129,6 +129,12 @@ pub struct Shared {
     pub status: Mutex<String>,
     /// Tells the control thread to stop.
     pub stop: AtomicBool,
+    /// Ring epochs, never reused (across connections too).
+    pub epochs: AtomicU64,
+    /// A handle on the frontend connection, to cut it when the port goes
+    /// away (the control thread may be blocked reading a message the
+    /// frontend never finishes).
+    pub connection: Mutex<Option<std::os::unix::net::UnixStream>>,
 }
 
 impl Shared {
@@ -150,6 +156,8 @@ impl Shared {
             protocol_features: AtomicU64::new(0),
             status: Mutex::new("waiting for the frontend".into()),
             stop: AtomicBool::new(false),
+            epochs: AtomicU64::new(0),
+            connection: Mutex::new(None),
         }
     }
 
@@ -218,9 +226,12 @@ impl VhostUserPort {
             return;
         }
         self.shared.polled.store(true, Ordering::Relaxed);
-        // Where each ring stopped, for GET_VRING_BASE.
-        for (i, (st, _)) in self.rings.iter().enumerate() {
-            self.shared.last_avail[i].store(st.last_avail, Ordering::Relaxed);
+        // Where each running ring stopped, for GET_VRING_BASE (a ring this
+        // side never ran keeps the base the control thread set).
+        for (i, (st, epoch)) in self.rings.iter().enumerate() {
+            if *epoch != u64::MAX {
+                self.shared.last_avail[i].store(st.last_avail, Ordering::Relaxed);
+            }
         }
         let snap = self.shared.snapshot.load_full();
         if let Some(s) = &snap {
@@ -273,17 +284,17 @@ impl Port for VhostUserPort {
             let (st, _) = &mut self.rings[q];
             let mut avail = match st.pending(&snap.mem, &qs.layout) {
                 Ok(n) => n,
+                Err(Fault::NotReady) => continue,
                 Err(f) => {
-                    if f != Fault::BadAvailIndex || !st.broken {
-                        self.shared.fault(f);
-                    }
+                    self.shared.fault(f);
                     continue;
                 }
             };
             let mut took = false;
             while avail > 0 && !batch.is_full() {
+                // An empty pool leaves the frame in the guest's ring for
+                // the next burst: nothing is lost, so nothing is counted.
                 let Some(mut p) = pool.get() else {
-                    self.stats.rx_dropped += 1;
                     break;
                 };
                 avail -= 1;
@@ -364,9 +375,7 @@ impl Port for VhostUserPort {
                     sent = true;
                 }
                 Err(f) => {
-                    if f != Fault::BadAvailIndex || !st.broken {
-                        self.shared.fault(f);
-                    }
+                    self.shared.fault(f);
                     self.stats.tx_dropped += 1;
                 }
             }
@@ -394,6 +403,11 @@ impl Drop for VhostUserPort {
     fn drop(&mut self) {
         self.shared.polled.store(false, Ordering::Relaxed);
         self.shared.stop.store(true, Ordering::SeqCst);
+        if let Ok(mut c) = self.shared.connection.lock() {
+            if let Some(s) = c.take() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
         if let Some(t) = self.control.take() {
             let _ = t.join();
         }

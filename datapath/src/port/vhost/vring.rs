@@ -355,10 +355,12 @@ impl RingState {
     }
 
     /// How many entries the driver has made available beyond ours; a jump
-    /// of more than the queue size breaks the queue.
+    /// of more than the queue size breaks the queue: that is reported once
+    /// as [`Fault::BadAvailIndex`], and afterwards as [`Fault::NotReady`]
+    /// until the frontend sets the queue up again.
     pub fn pending(&mut self, mem: &Guest, l: &RingLayout) -> Result<u16, Fault> {
         if self.broken {
-            return Err(Fault::BadAvailIndex);
+            return Err(Fault::NotReady);
         }
         let idx = mem.load_u16(l.avail.0 + 2, Ordering::Acquire)?;
         let n = idx.wrapping_sub(self.last_avail);
