@@ -289,7 +289,21 @@ fn testpmd_frames_reach_a_host_in_a_namespace() {
     let sw = switch();
     let h = Veth::new("rth", "10.84.0.2");
     let br = unique_name("tb");
-    sw.vsctl(&["add-br", &br, "--", "add-port", &br, &h.host]);
+    // The host's veth end as an AF_XDP port, beside the vhost-user one.
+    sw.vsctl(&[
+        "add-br",
+        &br,
+        "--",
+        "add-port",
+        &br,
+        &h.host,
+        "--",
+        "set",
+        "Interface",
+        &h.host,
+        "type=afxdp",
+        "options:xdp-mode=generic",
+    ]);
     let dir = TempDir::new("rvsq");
     let sock = dir.path().join("p1.sock");
     // txonly frames addressed to the host: its MAC and IP.
