@@ -261,10 +261,12 @@ fn reap(child: &mut Child, limit: Duration) {
 /// What testpmd prints before reading each command.
 const PROMPT: &str = "testpmd> ";
 
-/// One port's block of `show port stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// One port's block of `show port stats` (cumulative since start or
+/// `clear port stats`). Shared with the integration tests' testpmd helper.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PortStats {
     pub rx_packets: u64,
+    pub rx_missed: u64,
     pub tx_packets: u64,
     /// Since the previous `show port stats` of this port, by testpmd's clock.
     pub rx_pps: u64,
@@ -308,17 +310,16 @@ pub fn parse_port_stats(out: &str) -> Vec<PortStats> {
         }
         let Some(p) = cur else { continue };
         let s = &mut v[p];
-        if let Some(n) = field(line, "RX-packets:") {
-            s.rx_packets = n;
-        }
-        if let Some(n) = field(line, "TX-packets:") {
-            s.tx_packets = n;
-        }
-        if let Some(n) = field(line, "Rx-pps:") {
-            s.rx_pps = n;
-        }
-        if let Some(n) = field(line, "Tx-pps:") {
-            s.tx_pps = n;
+        for (key, slot) in [
+            ("RX-packets:", &mut s.rx_packets),
+            ("RX-missed:", &mut s.rx_missed),
+            ("TX-packets:", &mut s.tx_packets),
+            ("Rx-pps:", &mut s.rx_pps),
+            ("Tx-pps:", &mut s.tx_pps),
+        ] {
+            if let Some(n) = field(line, key) {
+                *slot = n;
+            }
         }
     }
     v

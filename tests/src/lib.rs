@@ -815,102 +815,12 @@ impl Default for TestpmdOptions {
     }
 }
 
-/// One port's block of `show port stats` (cumulative since start or
-/// `clear port stats`; the pps are since the previous show of that port).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TestpmdPortStats {
-    pub rx_packets: u64,
-    pub rx_missed: u64,
-    pub tx_packets: u64,
-    pub rx_pps: u64,
-    pub tx_pps: u64,
-}
-
-/// One port's block of the "Forward statistics" that `stop` prints: what
-/// the forwarding engine did between `start` and `stop`. `tx_dropped` are
-/// frames the port's ring had no room for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TestpmdFwdStats {
-    pub rx_packets: u64,
-    pub rx_dropped: u64,
-    pub tx_packets: u64,
-    pub tx_dropped: u64,
-}
-
-/// The number after `key` on `line` (`"RX-packets: 12  RX-missed: 0"`).
-fn testpmd_field(line: &str, key: &str) -> Option<u64> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// The port number after `what` on a block header line.
-fn testpmd_header(line: &str, what: &str) -> Option<usize> {
-    let rest = &line[line.find(what)? + what.len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// Parses `show port stats all` (or one port) into per-port statistics,
-/// indexed by port number.
-pub fn parse_testpmd_port_stats(out: &str) -> Vec<TestpmdPortStats> {
-    let mut v: Vec<TestpmdPortStats> = Vec::new();
-    let mut cur = None;
-    for line in out.lines() {
-        if let Some(p) = testpmd_header(line, "NIC statistics for port") {
-            if v.len() <= p {
-                v.resize(p + 1, TestpmdPortStats::default());
-            }
-            cur = Some(p);
-            continue;
-        }
-        let Some(p) = cur else { continue };
-        let s = &mut v[p];
-        for (key, slot) in [
-            ("RX-packets:", &mut s.rx_packets),
-            ("RX-missed:", &mut s.rx_missed),
-            ("TX-packets:", &mut s.tx_packets),
-            ("Rx-pps:", &mut s.rx_pps),
-            ("Tx-pps:", &mut s.tx_pps),
-        ] {
-            if let Some(n) = testpmd_field(line, key) {
-                *slot = n;
-            }
-        }
-    }
-    v
-}
-
-/// Parses the per-port "Forward statistics" blocks of `stop` (not the
-/// accumulated one), indexed by port number.
-pub fn parse_testpmd_fwd_stats(out: &str) -> Vec<TestpmdFwdStats> {
-    let mut v: Vec<TestpmdFwdStats> = Vec::new();
-    let mut cur = None;
-    for line in out.lines() {
-        if let Some(p) = testpmd_header(line, "Forward statistics for port") {
-            if v.len() <= p {
-                v.resize(p + 1, TestpmdFwdStats::default());
-            }
-            cur = Some(p);
-            continue;
-        }
-        if line.contains("Accumulated forward statistics") {
-            cur = None;
-            continue;
-        }
-        let Some(p) = cur else { continue };
-        let s = &mut v[p];
-        for (key, slot) in [
-            ("RX-packets:", &mut s.rx_packets),
-            ("RX-dropped:", &mut s.rx_dropped),
-            ("TX-packets:", &mut s.tx_packets),
-            ("TX-dropped:", &mut s.tx_dropped),
-        ] {
-            if let Some(n) = testpmd_field(line, key) {
-                *slot = n;
-            }
-        }
-    }
-    v
-}
+// The testpmd output parsers live with the benchmark that also drives
+// testpmd; the names here are the ones the tests use.
+pub use rvs_bench::testpmd::{
+    parse_forward_stats as parse_testpmd_fwd_stats, parse_port_stats as parse_testpmd_port_stats,
+    ForwardStats as TestpmdFwdStats, PortStats as TestpmdPortStats,
+};
 
 /// What testpmd prints before it reads each command.
 const TESTPMD_PROMPT: &str = "testpmd> ";
