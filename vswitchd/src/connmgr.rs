@@ -428,22 +428,39 @@ fn listen_mgmt(inner: &Arc<Inner>, bridge: &str) -> Option<Task> {
     let inner = inner.clone();
     let bridge = bridge.to_string();
     Some(Task::spawn(format!("ofmgmt-{bridge}"), move |stop| {
-        while !stop.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((s, _)) => {
-                    let _ = s.set_nonblocking(false);
-                    let peer = format!("{bridge}.mgmt");
-                    spawn_session(&inner, &bridge, Stream::Unix(s), Kind::Service, peer, 0);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
-                Err(e) => {
-                    crate::warn!("{bridge}: accept on the management socket: {e}");
-                    std::thread::sleep(POLL);
-                }
-            }
-        }
+        let what = format!("{bridge}: the management socket");
+        accept_loop(
+            &stop,
+            &what,
+            || l.accept(),
+            |(s, _)| {
+                let _ = s.set_nonblocking(false);
+                let peer = format!("{bridge}.mgmt");
+                spawn_session(&inner, &bridge, Stream::Unix(s), Kind::Service, peer, 0);
+            },
+        );
         let _ = std::fs::remove_file(&path);
     }))
+}
+
+/// Accepts from a non-blocking listener until `stop`, handing each
+/// connection to `serve`; looks at the flag every [`POLL`].
+fn accept_loop<T>(
+    stop: &AtomicBool,
+    what: &str,
+    mut accept: impl FnMut() -> std::io::Result<T>,
+    mut serve: impl FnMut(T),
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match accept() {
+            Ok(c) => serve(c),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+            Err(e) => {
+                crate::warn!("{what}: accept failed: {e}");
+                std::thread::sleep(POLL);
+            }
+        }
+    }
 }
 
 /// `ptcp:[PORT][:IP]` → the address to listen on (port 6653 and loopback
@@ -493,27 +510,25 @@ fn start_controller(inner: &Arc<Inner>, bridge: &str, c: ControllerCfg) -> Optio
         let _ = l.set_nonblocking(true);
         crate::info!("{bridge}: listening for OpenFlow controllers on {addr}");
         return Some(Task::spawn(format!("ofptcp-{bridge}"), move |stop| {
-            while !stop.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((s, from)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_nodelay(true);
-                        let peer = format!("{}: {from}", c.target);
-                        spawn_session(
-                            &inner2,
-                            &bridge,
-                            Stream::Tcp(s),
-                            Kind::Controller,
-                            peer,
-                            c.inactivity_probe_ms,
-                        );
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(POLL)
-                    }
-                    Err(_) => std::thread::sleep(POLL),
-                }
-            }
+            let what = format!("{bridge}: the controller listener {}", c.target);
+            accept_loop(
+                &stop,
+                &what,
+                || l.accept(),
+                |(s, from)| {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_nodelay(true);
+                    let peer = format!("{}: {from}", c.target);
+                    spawn_session(
+                        &inner2,
+                        &bridge,
+                        Stream::Tcp(s),
+                        Kind::Controller,
+                        peer,
+                        c.inactivity_probe_ms,
+                    );
+                },
+            );
         }));
     }
     let Some(addr) = c.target.strip_prefix("tcp:").and_then(tcp_addr) else {
