@@ -430,10 +430,7 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                 of.and_then(|o| br.ports.get(&o)).map(|p| p.dp_port)
             };
             let key = parse_trace_flow(flow, &port)?;
-            let t = sw
-                .shared
-                .translate(&key, false)
-                .ok_or("the port is not on a bridge")?;
+            let t = sw.shared.trace(&key).ok_or("the port is not on a bridge")?;
             let mask_fields: Vec<&str> = Field::ALL
                 .iter()
                 .filter(|f| t.mask.has_field(**f))

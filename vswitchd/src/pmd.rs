@@ -22,7 +22,7 @@
 
 use crate::mac_learning::MacTable;
 use crate::ofproto::Rule;
-use crate::xlate::{translate, TableCounters, XBridge, CONTROLLER_COOKIE};
+use crate::xlate::{translate, translate_traced, TableCounters, XBridge, CONTROLLER_COOKIE};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use rvs_datapath::port::{Port, PortStats};
@@ -139,15 +139,37 @@ impl Shared {
 
     /// Translates `key` through its bridge, learning as NORMAL does.
     pub fn translate(&self, key: &FlowKey, learn: bool) -> Option<crate::xlate::Translation> {
+        self.translate_with(key, learn, false)
+    }
+
+    /// [`Shared::translate`] with the step-by-step trace, not learning
+    /// (`ofproto/trace`).
+    pub fn trace(&self, key: &FlowKey) -> Option<crate::xlate::Translation> {
+        self.translate_with(key, false, true)
+    }
+
+    fn translate_with(
+        &self,
+        key: &FlowKey,
+        learn: bool,
+        tracing: bool,
+    ) -> Option<crate::xlate::Translation> {
         let set = self.bridges.load();
         let &bi = set.by_dp.get(&key.in_port())?;
         let br = &set.bridges[bi];
         let now = self.epoch.elapsed().as_secs();
         let mut macs = self.macs.lock().unwrap_or_else(|e| e.into_inner());
-        let mac = macs.entry(br.name.clone()).or_default();
+        if !macs.contains_key(&br.name) {
+            macs.insert(br.name.clone(), MacTable::default());
+        }
+        let mac = macs.get_mut(&br.name)?;
         let before = mac.generation();
         // Revalidation must not learn from a masked key.
-        let t = translate(br, key, mac, now, learn);
+        let t = if tracing {
+            translate_traced(br, key, mac, now, learn)
+        } else {
+            translate(br, key, mac, now, learn)
+        };
         if mac.generation() != before {
             self.reval_seq.fetch_add(1, Ordering::Release);
         }
@@ -449,7 +471,7 @@ impl Pmd {
         loop {
             let t0 = Instant::now();
             let mut got = 0;
-            let now_ms = self.shared.now_ms();
+            let now_ms = t0.duration_since(self.shared.epoch).as_millis() as u64;
             for i in 0..self.ports.len() {
                 let (no, port) = &mut self.ports[i];
                 let no = *no;

@@ -294,6 +294,9 @@ struct Ctx<'a> {
     rules: Vec<Arc<Rule>>,
     tables: Vec<(u8, bool)>,
     trace: Vec<String>,
+    /// Whether to write `trace` (only `ofproto/trace` reads it; the
+    /// upcall and revalidation paths skip the formatting).
+    tracing: bool,
     /// The table and rule whose actions are running (for PACKET_IN).
     table: u8,
     rule: Option<Arc<Rule>>,
@@ -355,8 +358,7 @@ impl Ctx<'_> {
     fn pipeline(&mut self, start: u8) {
         let br = self.br;
         if self.br.fail_open {
-            self.trace
-                .push("fail-open: no controller connected, switching as NORMAL".into());
+            self.note(|| "fail-open: no controller connected, switching as NORMAL".into());
             self.normal();
             return;
         }
@@ -368,14 +370,16 @@ impl Ctx<'_> {
                 .cloned()
             else {
                 self.tables.push((table, false));
-                self.trace.push(format!("table {table}: no match: dropped"));
+                self.note(|| format!("table {table}: no match: dropped"));
                 break;
             };
             self.tables.push((table, true));
-            self.trace.push(format!(
-                "table {table}: priority {} cookie {:#x} matched",
-                rule.priority, rule.cookie
-            ));
+            self.note(|| {
+                format!(
+                    "table {table}: priority {} cookie {:#x} matched",
+                    rule.priority, rule.cookie
+                )
+            });
             self.table = table;
             self.rule = Some(rule.clone());
             self.run_actions(&rule.actions);
@@ -397,19 +401,18 @@ impl Ctx<'_> {
         }
         if !self.action_set.is_empty() {
             let set = std::mem::take(&mut self.action_set).to_list();
-            self.trace.push(format!("action set: {set:?}"));
+            self.note(|| format!("action set: {set:?}"));
             self.run_actions(&set);
         }
     }
 
     fn output(&mut self, port: OfPort) {
         let Some(p) = self.br.ports.get(&port) else {
-            self.trace
-                .push(format!("output to unknown port {port}: dropped"));
+            self.note(|| format!("output to unknown port {port}: dropped"));
             return;
         };
         self.out.push(Action::Output(p.dp_port));
-        self.trace.push(format!("output:{} ({})", port, p.name));
+        self.note(|| format!("output:{} ({})", port, p.name));
     }
 
     fn normal(&mut self) {
@@ -422,11 +425,11 @@ impl Ctx<'_> {
             return;
         };
         let Some(vlan) = inp.vlan.ingress_vlan(self.tci()) else {
-            self.trace.push(format!(
-                "NORMAL: port {} does not carry VLAN {}: dropped",
-                inp.name,
-                self.tci() & 0x0fff
-            ));
+            let (name, vid) = (&inp.name, self.tci() & 0x0fff);
+            let step = || format!("NORMAL: port {name} does not carry VLAN {vid}: dropped");
+            if self.tracing {
+                self.trace.push(step());
+            }
             return;
         };
         let dst = self.cur.eth_dst();
@@ -434,29 +437,35 @@ impl Ctx<'_> {
         // forwarding decision.
         let targets: Vec<OfPort> = match self.lookup(vlan, dst) {
             Some(p) if p == self.in_port => {
-                self.trace.push(format!(
-                    "NORMAL: {} is on the input port: dropped (no hairpin)",
-                    format_mac(dst)
-                ));
+                self.note(|| {
+                    format!(
+                        "NORMAL: {} is on the input port: dropped (no hairpin)",
+                        format_mac(dst)
+                    )
+                });
                 Vec::new()
             }
             Some(p) => {
-                self.trace.push(format!(
-                    "NORMAL: learned {} on port {p} in VLAN {vlan}",
-                    format_mac(dst)
-                ));
+                self.note(|| {
+                    format!(
+                        "NORMAL: learned {} on port {p} in VLAN {vlan}",
+                        format_mac(dst)
+                    )
+                });
                 vec![p]
             }
             None => {
-                self.trace.push(format!(
-                    "NORMAL: {} {} in VLAN {vlan}: flooding",
-                    format_mac(dst),
-                    if is_multicast(dst) {
-                        "is multicast"
-                    } else {
-                        "is not learned"
-                    }
-                ));
+                self.note(|| {
+                    format!(
+                        "NORMAL: {} {} in VLAN {vlan}: flooding",
+                        format_mac(dst),
+                        if is_multicast(dst) {
+                            "is multicast"
+                        } else {
+                            "is not learned"
+                        }
+                    )
+                });
                 self.br
                     .ports
                     .values()
@@ -507,9 +516,7 @@ impl Ctx<'_> {
                     self.output(ip);
                 }
                 OfAction::Output(p) if p == self.in_port => {
-                    self.trace.push(format!(
-                        "output:{p} is the input port: skipped (use in_port)"
-                    ));
+                    self.note(|| format!("output:{p} is the input port: skipped (use in_port)"));
                 }
                 OfAction::Output(p) => self.output(p),
                 OfAction::Normal => self.normal(),
@@ -534,7 +541,7 @@ impl Ctx<'_> {
                     };
                     let c = self.br.specs.cookie(spec);
                     self.out.push(Action::Userspace(c));
-                    self.trace.push(format!("controller (max_len={max_len})"));
+                    self.note(|| format!("controller (max_len={max_len})"));
                 }
 
                 OfAction::PushVlan { tpid } => {
@@ -591,8 +598,7 @@ impl Ctx<'_> {
                     self.wc = wc;
                     let ttl = self.cur.nw_ttl();
                     if ttl <= 1 || self.cur.dl_type() != 0x0800 {
-                        self.trace
-                            .push("dec_ttl: TTL expired or not IPv4: dropped".into());
+                        self.note(|| "dec_ttl: TTL expired or not IPv4: dropped".into());
                         self.out.clear();
                         self.dropped = true;
                         return;
@@ -607,12 +613,36 @@ impl Ctx<'_> {
 
 /// Translates a packet whose datapath key is `key` through `br` at time
 /// `now` (seconds), learning its source address in `mac` when `learn`.
+/// The step-by-step `trace` stays empty: see [`translate_traced`].
 pub fn translate(
     br: &XBridge,
     key: &FlowKey,
     mac: &mut MacTable,
     now: u64,
     learn: bool,
+) -> Translation {
+    translate_with(br, key, mac, now, learn, false)
+}
+
+/// [`translate`], also writing the step-by-step account `trace` (for
+/// `ofproto/trace`).
+pub fn translate_traced(
+    br: &XBridge,
+    key: &FlowKey,
+    mac: &mut MacTable,
+    now: u64,
+    learn: bool,
+) -> Translation {
+    translate_with(br, key, mac, now, learn, true)
+}
+
+fn translate_with(
+    br: &XBridge,
+    key: &FlowKey,
+    mac: &mut MacTable,
+    now: u64,
+    learn: bool,
+    tracing: bool,
 ) -> Translation {
     let mask = FlowMask::of_fields(&[Field::InPort]);
     let Some(&in_port) = br.by_dp.get(&key.in_port()) else {
@@ -638,11 +668,19 @@ pub fn translate(
         }
     }
     let mut cx = Ctx::new(br, mac, now, in_port, cur, mask);
+    cx.tracing = tracing;
     cx.pipeline(0);
     cx.finish()
 }
 
 impl<'a> Ctx<'a> {
+    /// Adds a step to the trace, formatting it only when tracing.
+    fn note(&mut self, step: impl FnOnce() -> String) {
+        if self.tracing {
+            self.trace.push(step());
+        }
+    }
+
     fn new(
         br: &'a XBridge,
         mac: &'a MacTable,
@@ -661,8 +699,8 @@ impl<'a> Ctx<'a> {
             out: Vec::new(),
             rules: Vec::new(),
             tables: Vec::new(),
-
             trace: Vec::new(),
+            tracing: false,
             table: 0,
             rule: None,
             metadata: 0,
@@ -749,7 +787,7 @@ mod tests {
     fn normal_floods_then_learns_and_wildcards_l3_l4() {
         let br = bridge(vec![port(1, trunk()), port(2, trunk()), port(3, trunk())]);
         let mut mac = MacTable::default();
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0, true);
+        let t = translate_traced(&br, &key(101, H1, H2, None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::Output(102), Action::Output(103)],
@@ -757,7 +795,7 @@ mod tests {
             t.trace
         );
         // The reply goes straight back to the learned port.
-        let t = translate(&br, &key(102, H2, H1, None), &mut mac, 1, true);
+        let t = translate_traced(&br, &key(102, H2, H1, None), &mut mac, 1, true);
         assert_eq!(t.actions, vec![Action::Output(101)]);
         for f in [Field::InPort, Field::EthSrc, Field::EthDst, Field::VlanTci] {
             assert!(t.mask.has_field(f), "{f:?} must be matched");
@@ -777,11 +815,11 @@ mod tests {
     fn no_hairpin_and_unknown_ports_drop() {
         let br = bridge(vec![port(1, trunk()), port(2, trunk())]);
         let mut mac = MacTable::default();
-        translate(&br, &key(101, H2, H1, None), &mut mac, 0, true);
+        translate_traced(&br, &key(101, H2, H1, None), &mut mac, 0, true);
         // H1 -> H2 where H2 lives on the input port.
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 1, true);
+        let t = translate_traced(&br, &key(101, H1, H2, None), &mut mac, 1, true);
         assert!(t.actions.is_empty(), "{:?}", t.trace);
-        let t = translate(&br, &key(999, H1, H2, None), &mut mac, 1, true);
+        let t = translate_traced(&br, &key(999, H1, H2, None), &mut mac, 1, true);
         assert!(t.actions.is_empty());
     }
 
@@ -802,7 +840,7 @@ mod tests {
         let mut mac = MacTable::default();
         // From access VLAN 10: to the other VLAN-10 access port untagged,
         // to the trunk tagged 10; never to VLAN 20.
-        let t = translate(&br, &key(101, H1, [0xff; 6], None), &mut mac, 0, true);
+        let t = translate_traced(&br, &key(101, H1, [0xff; 6], None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![
@@ -817,7 +855,7 @@ mod tests {
             t.trace
         );
         // From the trunk tagged 20: to access port 2 untagged only.
-        let t = translate(&br, &key(104, H2, [0xff; 6], Some(20)), &mut mac, 0, true);
+        let t = translate_traced(&br, &key(104, H2, [0xff; 6], Some(20)), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::PopVlan, Action::Output(102)],
@@ -827,12 +865,12 @@ mod tests {
         // A tagged frame on an access port is dropped; a VLAN the trunk does
         // not carry too.
         assert!(
-            translate(&br, &key(101, H1, H2, Some(10)), &mut mac, 0, true)
+            translate_traced(&br, &key(101, H1, H2, Some(10)), &mut mac, 0, true)
                 .actions
                 .is_empty()
         );
         assert!(
-            translate(&br, &key(104, H1, H2, Some(30)), &mut mac, 0, true)
+            translate_traced(&br, &key(104, H1, H2, Some(30)), &mut mac, 0, true)
                 .actions
                 .is_empty()
         );
@@ -858,7 +896,7 @@ mod tests {
             Arc::new(tables),
         );
         let mut mac = MacTable::default();
-        let t = translate(&br, &key(101, H1, H2, None), &mut mac, 0, true);
+        let t = translate_traced(&br, &key(101, H1, H2, None), &mut mac, 0, true);
         assert_eq!(
             t.actions,
             vec![Action::SetEthDst([2, 0, 0, 0, 0, 9]), Action::Output(102)]
@@ -869,7 +907,7 @@ mod tests {
         // Another destination falls through to NORMAL.
         let mut other = key(101, H1, H2, None);
         other.set_ipv4_dst(0x0a000003);
-        let t = translate(&br, &other, &mut mac, 0, true);
+        let t = translate_traced(&br, &other, &mut mac, 0, true);
         assert_eq!(t.actions, vec![Action::Output(102)]);
         assert!(
             t.mask.has_field(Field::Ipv4Dst),

@@ -102,6 +102,16 @@ pub struct QueueCounters {
     pub bytes: AtomicU64,
 }
 
+impl QueueCounters {
+    /// Adds a burst's traffic (the data path is the only writer).
+    fn add(&self, packets: u64, bytes: u64) {
+        if packets > 0 {
+            self.packets.fetch_add(packets, Ordering::Relaxed);
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
 /// What the control thread and the data path share.
 #[derive(Debug)]
 pub struct Shared {
@@ -271,25 +281,34 @@ impl Port for VhostUserPort {
 
     fn rx_burst(&mut self, batch: &mut Batch, pool: &mut PacketPool) -> usize {
         self.sync();
-        let Some(snap) = self.cur.clone() else {
+        let VhostUserPort {
+            cur,
+            rings,
+            shared,
+            stats,
+            next_txq,
+            ..
+        } = self;
+        let Some(snap) = cur.as_deref() else {
             return 0;
         };
         let nq = snap.queues.len() / 2;
         let mut got = 0;
         for k in 0..nq {
-            let q = 2 * ((self.next_txq + k) % nq) + 1;
+            let q = 2 * ((*next_txq + k) % nq) + 1;
             let Some(qs) = &snap.queues[q] else {
                 continue;
             };
-            let (st, _) = &mut self.rings[q];
+            let (st, _) = &mut rings[q];
             let mut avail = match st.pending(&snap.mem, &qs.layout) {
                 Ok(n) => n,
                 Err(Fault::NotReady) => continue,
                 Err(f) => {
-                    self.shared.fault(f);
+                    shared.fault(f);
                     continue;
                 }
             };
+            let (mut packets, mut bytes) = (0u64, 0u64);
             let mut took = false;
             while avail > 0 && !batch.is_full() {
                 // An empty pool leaves the frame in the guest's ring for
@@ -299,31 +318,19 @@ impl Port for VhostUserPort {
                 };
                 avail -= 1;
                 took = true;
-                let room = p.tailroom();
-                let r = {
-                    let buf = p.spare_mut();
-                    st.pop_tx(&snap.mem, &qs.layout, snap.hdr_len, &mut buf[..room])
-                };
-                match r {
+                // pop_tx never returns more than the room it was given, so
+                // set_len cannot fail.
+                match st.pop_tx(&snap.mem, &qs.layout, snap.hdr_len, p.spare_mut()) {
                     Ok(len) if p.set_len(len) => {
-                        self.stats.rx_packets += 1;
-                        self.stats.rx_bytes += len as u64;
-                        let c = &self.shared.counters[q];
-                        c.packets.fetch_add(1, Ordering::Relaxed);
-                        c.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                        packets += 1;
+                        bytes += len as u64;
                         if let Err(p) = batch.push(p) {
                             pool.put(p);
                         }
-                        got += 1;
                     }
-                    Ok(_) => {
-                        self.shared.fault(Fault::BadLength);
-                        self.stats.rx_dropped += 1;
-                        pool.put(p);
-                    }
-                    Err(f) => {
-                        self.shared.fault(f);
-                        self.stats.rx_dropped += 1;
+                    r => {
+                        shared.fault(r.err().unwrap_or(Fault::BadLength));
+                        stats.rx_dropped += 1;
                         pool.put(p);
                     }
                 }
@@ -331,33 +338,42 @@ impl Port for VhostUserPort {
             if took && st.flush(&snap.mem, &qs.layout) {
                 signal(&qs.call);
             }
+            // Counted once per burst, not per packet.
+            stats.rx_packets += packets;
+            stats.rx_bytes += bytes;
+            shared.counters[q].add(packets, bytes);
+            got += packets as usize;
         }
-        self.next_txq = self.next_txq.wrapping_add(1);
+        *next_txq = next_txq.wrapping_add(1);
         got
     }
 
     fn tx_burst(&mut self, pkts: &mut Vec<Packet>, pool: &mut PacketPool) {
         self.sync();
-        let snap = match &self.cur {
-            Some(s) if s.queues.first().is_some_and(|q| q.is_some()) => s.clone(),
-            _ => {
-                // No frontend, or its receive queue is not running.
-                let n = pkts.len() as u64;
-                self.stats.tx_dropped += n;
-                self.shared.faults[Fault::NotReady as usize].fetch_add(n, Ordering::Relaxed);
-                for p in pkts.drain(..) {
-                    pool.put(p);
-                }
-                return;
-            }
-        };
+        let VhostUserPort {
+            cur,
+            rings,
+            shared,
+            stats,
+            ..
+        } = self;
         // The receive queue of pair 0 (a PMD transmits on one queue).
         let q = 0;
-        let Some(qs) = &snap.queues[q] else {
+        let Some((snap, qs)) = cur
+            .as_deref()
+            .and_then(|s| s.queues.first()?.as_ref().map(|qs| (s, qs)))
+        else {
+            // No frontend, or its receive queue is not running.
+            let n = pkts.len() as u64;
+            stats.tx_dropped += n;
+            shared.faults[Fault::NotReady as usize].fetch_add(n, Ordering::Relaxed);
+            for p in pkts.drain(..) {
+                pool.put(p);
+            }
             return;
         };
-        let st = &mut self.rings[q].0;
-        let mut sent = false;
+        let st = &mut rings[q].0;
+        let (mut packets, mut bytes) = (0u64, 0u64);
         for p in pkts.drain(..) {
             match st.push_rx(
                 &snap.mem,
@@ -367,23 +383,22 @@ impl Port for VhostUserPort {
                 p.data(),
             ) {
                 Ok(()) => {
-                    self.stats.tx_packets += 1;
-                    self.stats.tx_bytes += p.len() as u64;
-                    let c = &self.shared.counters[q];
-                    c.packets.fetch_add(1, Ordering::Relaxed);
-                    c.bytes.fetch_add(p.len() as u64, Ordering::Relaxed);
-                    sent = true;
+                    packets += 1;
+                    bytes += p.len() as u64;
                 }
                 Err(f) => {
-                    self.shared.fault(f);
-                    self.stats.tx_dropped += 1;
+                    shared.fault(f);
+                    stats.tx_dropped += 1;
                 }
             }
             pool.put(p);
         }
-        if sent && st.flush(&snap.mem, &qs.layout) {
+        if packets > 0 && st.flush(&snap.mem, &qs.layout) {
             signal(&qs.call);
         }
+        stats.tx_packets += packets;
+        stats.tx_bytes += bytes;
+        shared.counters[q].add(packets, bytes);
     }
 
     fn stats(&self) -> PortStats {

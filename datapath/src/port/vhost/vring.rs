@@ -331,9 +331,8 @@ impl RingState {
         let used_idx = mem
             .load_u16(l.used.0 + 2, Ordering::Acquire)
             .unwrap_or(base);
-        let base = if used_idx != base { used_idx } else { base };
         let s = RingState {
-            last_avail: base,
+            last_avail: used_idx,
             used_idx,
             signalled_used: used_idx,
             broken: false,
