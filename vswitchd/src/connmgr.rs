@@ -313,6 +313,7 @@ impl ConnMgr {
     pub fn reconcile(&self, cfg: &Config) {
         let inner = &self.inner;
         let mut gone = Vec::new();
+        let mut stopped: Vec<Task> = Vec::new();
         {
             let mut bridges = lock(&inner.bridges);
             bridges.retain(|name, b| {
@@ -346,8 +347,11 @@ impl ConnMgr {
                     .filter(|t| !want.contains_key(*t))
                     .cloned()
                     .collect();
+                // Stopping a controller task joins its thread, which takes
+                // this lock to unregister its connection: stop it below,
+                // after the lock is released.
                 for t in stale {
-                    b.controllers.remove(&t);
+                    stopped.extend(b.controllers.remove(&t));
                 }
                 for (t, c) in want {
                     if let std::collections::btree_map::Entry::Vacant(e) = b.controllers.entry(t) {
@@ -358,7 +362,9 @@ impl ConnMgr {
                 }
             }
         }
-        // Joining the threads of removed bridges outside the lock.
+        // Joining the threads of removed controllers and bridges outside
+        // the lock.
+        drop(stopped);
         for b in gone {
             for c in &b.conns {
                 c.closed.store(true, Ordering::Relaxed);
