@@ -184,20 +184,16 @@ impl Config {
                 let mode = set_elems(&r["vlan_mode"])
                     .first()
                     .and_then(|v| v.as_str().map(String::from));
+                let trunks = (!trunks.is_empty()).then_some(trunks);
                 let vlan = match (mode.as_deref(), tag) {
-                    (Some("trunk"), _) | (None, None) => VlanMode::Trunk {
-                        trunks: (!trunks.is_empty()).then_some(trunks),
+                    (Some("native-untagged") | Some("native-tagged"), t) => {
+                        VlanMode::Trunk { trunks, native: t }
+                    }
+                    (Some("trunk"), _) | (_, None) => VlanMode::Trunk {
+                        trunks,
                         native: None,
-                    },
-                    (Some("native-untagged") | Some("native-tagged"), t) => VlanMode::Trunk {
-                        trunks: (!trunks.is_empty()).then_some(trunks),
-                        native: t,
                     },
                     (_, Some(t)) => VlanMode::Access(t),
-                    (Some(_), None) => VlanMode::Trunk {
-                        trunks: (!trunks.is_empty()).then_some(trunks),
-                        native: None,
-                    },
                 };
                 let interfaces = set_elems(&r["interfaces"])
                     .iter()

@@ -812,10 +812,6 @@ fn error(xid: u32, kind: ErrorType, code: u16, raw: &[u8]) -> Message {
     )
 }
 
-fn now_ms(inner: &Inner) -> u64 {
-    lock(&inner.switch).shared.now_ms()
-}
-
 /// Applies the flow-mods that arrived together, publishing once, and
 /// answers each failure; sends FLOW_REMOVED for deletions that asked.
 fn flush_flow_mods(
@@ -841,7 +837,7 @@ fn flush_flow_mods(
     }
     let mut errors = Vec::new();
     let mut removed = Vec::new();
-    {
+    let now = {
         let mut sw = lock(&inner.switch);
         let now = sw.shared.now_ms();
         let applied = sw.modify_tables(bridge, |t| {
@@ -860,11 +856,11 @@ fn flush_flow_mods(
                 errors.push(error(*xid, ErrorType::BadRequest, bad_request::EPERM, raw));
             }
         }
-    }
+        now
+    };
     for e in &errors {
         conn.send(e);
     }
-    let now = now_ms(inner);
     send_flow_removed(inner, bridge, &removed, FlowRemovedReason::Delete, now);
 }
 
@@ -1538,10 +1534,18 @@ fn flow_stats(
 }
 
 fn current_ports(inner: &Inner, bridge: &str) -> BTreeMap<OfPort, Port> {
-    let sw = lock(&inner.switch);
-    let ports = sw.bridge_ports(bridge);
-    let reports = sw.port_reports();
-    drop(sw);
+    let reports = lock(&inner.switch).port_reports();
+    ports_of(inner, bridge, &reports)
+}
+
+/// The OpenFlow descriptions of `bridge`'s ports, their link state from
+/// `reports` (one round of PMD reports can serve every bridge).
+fn ports_of(
+    inner: &Inner,
+    bridge: &str,
+    reports: &std::collections::HashMap<rvs_datapath::PortNo, crate::pmd::PortReport>,
+) -> BTreeMap<OfPort, Port> {
+    let ports = lock(&inner.switch).bridge_ports(bridge);
     ports
         .iter()
         .map(|p| {
@@ -1576,25 +1580,29 @@ fn dispatch(inner: &Arc<Inner>, stop: &AtomicBool) {
             PacketInReason::Action
         };
         let conns = async_conns(inner, &br.name, Async::PacketIn, u8::from(reason));
+        if conns.is_empty() {
+            continue;
+        }
+        let max = if spec.max_len == rvs_openflow::types::controller_max_len::NO_BUFFER {
+            usize::MAX
+        } else {
+            usize::from(spec.max_len)
+        };
+        // One message for every controller that wants it.
+        let msg = Message::new(
+            0,
+            MessageBody::PacketIn(PacketIn {
+                buffer_id: NO_BUFFER,
+                total_len: ev.data.len().min(usize::from(u16::MAX)) as u16,
+                reason,
+                table_id: spec.table,
+                cookie: spec.cookie,
+                match_: packet_in_match(in_port, 0),
+                data: ev.data[..ev.data.len().min(max)].to_vec(),
+            }),
+        );
         for c in conns {
-            let max = if spec.max_len == rvs_openflow::types::controller_max_len::NO_BUFFER {
-                usize::MAX
-            } else {
-                usize::from(spec.max_len)
-            };
-            let data = ev.data[..ev.data.len().min(max)].to_vec();
-            c.send_async(&Message::new(
-                0,
-                MessageBody::PacketIn(PacketIn {
-                    buffer_id: NO_BUFFER,
-                    total_len: ev.data.len().min(usize::from(u16::MAX)) as u16,
-                    reason,
-                    table_id: spec.table,
-                    cookie: spec.cookie,
-                    match_: packet_in_match(in_port, 0),
-                    data,
-                }),
-            ));
+            c.send_async(&msg);
         }
     }
 }
@@ -1623,10 +1631,14 @@ fn refresh_fail_open(inner: &Inner, bridge: &str) {
 /// Periodic work: flow timeouts, port changes, fail-open.
 fn tick(inner: &Inner) {
     let names: Vec<String> = lock(&inner.bridges).keys().cloned().collect();
+    if names.is_empty() {
+        return;
+    }
+    let reports = lock(&inner.switch).port_reports();
     for bridge in names {
         refresh_fail_open(inner, &bridge);
         expire_flows(inner, &bridge);
-        port_changes(inner, &bridge);
+        port_changes(inner, &bridge, &reports);
     }
 }
 
@@ -1673,8 +1685,12 @@ fn expire_flows(inner: &Inner, bridge: &str) {
     );
 }
 
-fn port_changes(inner: &Inner, bridge: &str) {
-    let now = current_ports(inner, bridge);
+fn port_changes(
+    inner: &Inner,
+    bridge: &str,
+    reports: &std::collections::HashMap<rvs_datapath::PortNo, crate::pmd::PortReport>,
+) {
+    let now = ports_of(inner, bridge, reports);
     let mut msgs = Vec::new();
     {
         let mut bridges = lock(&inner.bridges);

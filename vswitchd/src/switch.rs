@@ -329,20 +329,11 @@ impl Switch {
                 let Some(port) = self.pmds[gone].release(dp_port) else {
                     continue;
                 };
-                // Anywhere but the thread that is going away.
-                let target = {
-                    let keep = self.pmds.len() - 1;
-                    let mut best = 0;
-                    let mut fewest = usize::MAX;
-                    for i in 0..keep {
-                        let n = self.open.values().filter(|o| o.pmd == i).count();
-                        if n < fewest {
-                            fewest = n;
-                            best = i;
-                        }
-                    }
-                    best
-                };
+                // The thread with the fewest ports, but not the one going
+                // away (the first of equals, as before).
+                let target = (0..self.pmds.len() - 1)
+                    .min_by_key(|&i| self.open.values().filter(|o| o.pmd == i).count())
+                    .unwrap_or(0);
                 self.pmds[target].send(PmdCmd::AddPort(dp_port, port));
                 if let Some(o) = self.open.get_mut(&name) {
                     o.pmd = target;
