@@ -19,7 +19,9 @@ cd "$(dirname "$0")/.."
 #   python3-dev gcc     to build the C extension of one of Faucet's dependencies (pytricia)
 #   dpdk-dev            dpdk-testpmd, the virtio-user frontend of the vhost-user port tests
 #   librte-net-virtio23 testpmd's virtio-user driver (net_virtio_user vdevs)
-PACKAGES=(iproute2 openvswitch-common iputils-ping python3 python3-venv python3-dev gcc dpdk-dev librte-net-virtio23)
+#   openvswitch-switch-dpdk  Open vSwitch 3.1 with DPDK, the rival `rvs-pktgen compare`
+#                       measures against (its test runs a private instance)
+PACKAGES=(iproute2 openvswitch-common iputils-ping python3 python3-venv python3-dev gcc dpdk-dev librte-net-virtio23 openvswitch-switch-dpdk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,8 +34,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # openvswitch-switch(-dpdk) would start the system's Open vSwitch daemons
+  # on install; a policy-rc.d that says "no" keeps services from starting
+  # (the tests start their own private instances).
+  policy_added=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
   apt-get update -q
   apt-get install -y -q "${missing[@]}"
+  if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -11,10 +11,22 @@
 //! The binary installs [`CountingAlloc`] as its global allocator so that
 //! allocations per packet is a measured number, not a belief.
 
+pub mod compare;
 pub mod dbbench;
+pub mod endpoint;
+
 pub mod gen;
+pub mod hist;
+pub mod measure;
 pub mod micro;
+pub mod plot;
+pub mod run;
+pub mod search;
+pub mod switches;
 pub mod testpmd;
+pub mod traffic;
+pub mod trial;
+
 pub mod veth;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -40,12 +40,17 @@
 //! directories, DPDK's `/var/run/dpdk/<prefix>`) is removed by `Drop`
 //! guards, also on an error or Ctrl-C.
 
+use crate::switches::{
+    check_interrupted, install_interrupt_handler, median, reap, remove_dpdk_runtime_dir, sibling,
+    sleep, tail, OvsDpdk, Ports, RunDir, Rvs, SwitchConfig, SwitchUnderTest, OVS_VSWITCHD_DPDK,
+    SEQ,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -158,100 +163,6 @@ pub struct Summary {
     pub offered_mpps: f64,
     pub switch_busy: Option<f64>,
     pub forwarded_samples: Vec<f64>,
-}
-
-/// Set by SIGINT/SIGTERM; every wait checks it.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
-        bail!("interrupted");
-    }
-    Ok(())
-}
-
-/// Sleeps `d`, waking early (with an error) on Ctrl-C.
-fn sleep(d: Duration) -> Result<()> {
-    let end = Instant::now() + d;
-    loop {
-        check_interrupted()?;
-        let now = Instant::now();
-        if now >= end {
-            return Ok(());
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(50)));
-    }
-}
-
-/// Runs a command to completion; its stdout, or an error with its stderr.
-fn run_cmd(cmd: &mut Command) -> Result<String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {shown}"))?;
-    if !out.status.success() {
-        bail!(
-            "{shown} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A fresh directory under the temporary directory, removed on drop unless
-/// kept.
-#[derive(Debug)]
-struct RunDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl RunDir {
-    fn new(what: &str, keep: bool) -> Result<RunDir> {
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("rvs-pktgen-{what}-{}-{seq}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(RunDir { path, keep })
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("kept {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// DPDK keeps a runtime directory per `--file-prefix` under /var/run/dpdk
-/// (as root) that it does not remove at exit.
-fn remove_dpdk_runtime_dir(prefix: &str) {
-    let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(prefix));
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let v: Vec<&str> = s.lines().collect();
-    v[v.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Waits for `child` up to `limit`, killing it after that.
-fn reap(child: &mut Child, limit: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 // ---------------------------------------------------------------------------
@@ -519,482 +430,6 @@ impl Drop for Testpmd {
 }
 
 // ---------------------------------------------------------------------------
-// The switches
-// ---------------------------------------------------------------------------
-
-/// The directory of this executable, where `cargo build` puts the other
-/// workspace binaries of the same profile.
-fn bin_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find this executable's path")?;
-    exe.parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))
-}
-
-/// A workspace binary next to this executable, or an error saying how to
-/// build it.
-fn sibling(name: &str) -> Result<PathBuf> {
-    let dir = bin_dir()?;
-    let path = dir.join(name);
-    if !path.exists() {
-        let release = if dir.file_name().is_some_and(|n| n == "debug") {
-            ""
-        } else {
-            " --release"
-        };
-        bail!(
-            "{} not found: build it first with `cargo build{release} -p rvs-vswitchd -p rvs-ctl` \
-             (rvs-pktgen testpmd runs the rvs-vswitchd, rvs-vsctl, rvs-ofctl and rvs-appctl next to itself)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-/// Where Open vSwitch's DPDK build lives in Debian's
-/// `openvswitch-switch-dpdk` (an alternative for ovs-vswitchd that this
-/// benchmark runs directly, leaving the system's choice alone).
-const OVS_VSWITCHD_DPDK: &str = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk";
-const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
-
-/// A switch with one bridge `br0` and two vhost-user client ports, ofport 1
-/// and 2, connecting to `socks[0]` and `socks[1]`.
-trait SwitchUnderTest {
-    /// Adds the two ports (they connect once testpmd listens) and programs
-    /// the flow table.
-    fn add_ports(&mut self, socks: &[PathBuf; 2], bidir: bool) -> Result<()>;
-    /// Why a port is not up, if the switch says (its `Interface.error`).
-    fn port_errors(&self) -> String;
-    /// Clears the poll-mode threads' counters.
-    fn clear_pmd_stats(&self) -> Result<()>;
-    /// (busy share of the window, packets received) of the poll-mode
-    /// threads since the last clear.
-    fn pmd_busy(&self, window: Duration) -> Result<(f64, u64)>;
-    fn log(&self) -> String;
-}
-
-/// A private Open vSwitch with DPDK: its own ovsdb-server and
-/// ovs-vswitchd-dpdk in a temporary directory (OVS_RUNDIR, OVS_DBDIR,
-/// OVS_LOGDIR, `--unixctl`), so that nothing touches a system-wide
-/// instance. Both are asked to exit on drop, then killed.
-struct OvsDpdk {
-    dir: RunDir,
-    ovsdb: Option<Child>,
-    vswitchd: Option<Child>,
-    prefix: String,
-}
-
-impl OvsDpdk {
-    fn env(&self, c: &mut Command) {
-        let d = &self.dir.path;
-        c.env("OVS_RUNDIR", d)
-            .env("OVS_DBDIR", d)
-            .env("OVS_LOGDIR", d)
-            .env("OVS_SYSCONFDIR", d);
-    }
-
-    fn db(&self) -> String {
-        format!("unix:{}", self.dir.path.join("db.sock").display())
-    }
-
-    fn vsctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = Command::new("ovs-vsctl");
-        self.env(&mut c);
-        c.arg(format!("--db={}", self.db()))
-            .arg("--timeout=60")
-            .args(args);
-        run_cmd(&mut c).map_err(|e| anyhow!("{e}\novs-vswitchd log:\n{}", tail(&self.log(), 20)))
-    }
-
-    fn ofctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = Command::new("ovs-ofctl");
-        self.env(&mut c);
-        c.args(args);
-        run_cmd(&mut c)
-    }
-
-    fn appctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = Command::new("ovs-appctl");
-        self.env(&mut c);
-        c.arg("-t")
-            .arg(self.dir.path.join("ovs-vswitchd.ctl"))
-            .args(args);
-        run_cmd(&mut c)
-    }
-
-    fn start(opts: &TestpmdOptions) -> Result<OvsDpdk> {
-        if !Path::new(OVS_VSWITCHD_DPDK).exists() {
-            bail!(
-                "{OVS_VSWITCHD_DPDK} not found: install Debian's openvswitch-switch-dpdk \
-                 (apt-get install openvswitch-switch-dpdk), or measure rvs alone with --switch rvs"
-            );
-        }
-        let dir = RunDir::new("ovs", opts.keep)?;
-        let prefix = format!(
-            "rvs-pktgen-ovs-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut o = OvsDpdk {
-            dir,
-            ovsdb: None,
-            vswitchd: None,
-            prefix,
-        };
-        let d = o.dir.path.clone();
-        let conf = d.join("conf.db");
-        let mut c = Command::new("ovsdb-tool");
-        c.arg("create").arg(&conf).arg(OVS_SCHEMA);
-        run_cmd(&mut c)?;
-        let mut c = Command::new("ovsdb-server");
-        o.env(&mut c);
-        use std::os::unix::process::CommandExt;
-        o.ovsdb = Some(
-            c.arg(&conf)
-                .arg(format!("--remote=punix:{}", d.join("db.sock").display()))
-                .arg(format!(
-                    "--unixctl={}",
-                    d.join("ovsdb-server.ctl").display()
-                ))
-                .arg(format!(
-                    "--log-file={}",
-                    d.join("ovsdb-server.log").display()
-                ))
-                .arg("--no-chdir")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .context("cannot run ovsdb-server: install Debian's openvswitch-switch")?,
-        );
-        let t0 = Instant::now();
-        while std::os::unix::net::UnixStream::connect(d.join("db.sock")).is_err() {
-            check_interrupted()?;
-            if t0.elapsed() > Duration::from_secs(10) {
-                bail!("ovsdb-server did not listen within 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Open vSwitch's other threads (mostly idle) stay off the PMD's CPU.
-        let lcore_cpu = opts.gen_cpu;
-        o.vsctl(&[
-            "--no-wait",
-            "init",
-            "--",
-            "set",
-            "Open_vSwitch",
-            ".",
-            "other_config:dpdk-init=true",
-            &format!(
-                "other_config:dpdk-extra=--no-huge -m {} --legacy-mem --no-pci --file-prefix={}",
-                opts.ovs_mem_mb, o.prefix
-            ),
-            &format!("other_config:pmd-cpu-mask={:#x}", 1u64 << opts.switch_cpu),
-            &format!("other_config:dpdk-lcore-mask={:#x}", 1u64 << lcore_cpu),
-        ])?;
-        let mut c = Command::new(OVS_VSWITCHD_DPDK);
-        o.env(&mut c);
-        o.vswitchd = Some(
-            c.arg(o.db())
-                .arg(format!(
-                    "--unixctl={}",
-                    d.join("ovs-vswitchd.ctl").display()
-                ))
-                .arg(format!(
-                    "--log-file={}",
-                    d.join("ovs-vswitchd.log").display()
-                ))
-                .arg("--no-chdir")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .with_context(|| format!("cannot run {OVS_VSWITCHD_DPDK}"))?,
-        );
-        // add-br waits (--timeout=60) until ovs-vswitchd has initialised
-        // DPDK and applied the configuration.
-        o.vsctl(&[
-            "add-br",
-            "br0",
-            "--",
-            "set",
-            "Bridge",
-            "br0",
-            "datapath_type=netdev",
-        ])?;
-        Ok(o)
-    }
-}
-
-impl SwitchUnderTest for OvsDpdk {
-    fn add_ports(&mut self, socks: &[PathBuf; 2], bidir: bool) -> Result<()> {
-        for (i, sock) in socks.iter().enumerate() {
-            let name = format!("vhu{i}");
-            self.vsctl(&[
-                "add-port",
-                "br0",
-                &name,
-                "--",
-                "set",
-                "Interface",
-                &name,
-                "type=dpdkvhostuserclient",
-                &format!("options:vhost-server-path={}", sock.display()),
-                &format!("ofport_request={}", i + 1),
-            ])?;
-        }
-        let br = format!("unix:{}", self.dir.path.join("br0.mgmt").display());
-        self.ofctl(&["del-flows", &br])?;
-        self.ofctl(&["add-flow", &br, "in_port=1,actions=output:2"])?;
-        if bidir {
-            self.ofctl(&["add-flow", &br, "in_port=2,actions=output:1"])?;
-        }
-        Ok(())
-    }
-
-    fn port_errors(&self) -> String {
-        ["vhu0", "vhu1"]
-            .iter()
-            .map(|p| {
-                let e = self
-                    .vsctl(&["get", "Interface", p, "error"])
-                    .unwrap_or_default();
-                format!("{p}: {}", e.trim())
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn clear_pmd_stats(&self) -> Result<()> {
-        self.appctl(&["dpif-netdev/pmd-stats-clear"]).map(drop)
-    }
-
-    fn pmd_busy(&self, _window: Duration) -> Result<(f64, u64)> {
-        let s = self.appctl(&["dpif-netdev/pmd-stats-show"])?;
-        Ok(parse_ovs_pmd_busy(&s))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path.join("ovs-vswitchd.log")).unwrap_or_default()
-    }
-}
-
-/// From Open vSwitch's `dpif-netdev/pmd-stats-show`: the processing share
-/// (`processing cycles: N (P%)`) and `packets received` of the poll-mode
-/// threads (the main thread's block is skipped).
-pub fn parse_ovs_pmd_busy(s: &str) -> (f64, u64) {
-    let (mut busy, mut packets, mut in_pmd) = (0.0, 0, false);
-    for line in s.lines() {
-        if line.starts_with("pmd thread") {
-            in_pmd = true;
-        } else if !line.starts_with(' ') {
-            in_pmd = false;
-        }
-        if !in_pmd {
-            continue;
-        }
-        let t = line.trim();
-        if let Some(n) = t.strip_prefix("packets received:") {
-            packets += n.trim().parse::<u64>().unwrap_or(0);
-        }
-        if t.starts_with("processing cycles:") {
-            if let Some(p) = t
-                .split('(')
-                .nth(1)
-                .and_then(|x| x.split('%').next())
-                .and_then(|x| x.trim().parse::<f64>().ok())
-            {
-                busy += p / 100.0;
-            }
-        }
-    }
-    (busy, packets)
-}
-
-impl Drop for OvsDpdk {
-    fn drop(&mut self) {
-        if self.vswitchd.is_some() {
-            let _ = self.appctl(&["exit"]);
-        }
-        if let Some(mut c) = self.vswitchd.take() {
-            reap(&mut c, Duration::from_secs(10));
-        }
-        if let Some(mut c) = self.ovsdb.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        remove_dpdk_runtime_dir(&self.prefix);
-    }
-}
-
-/// rvs-vswitchd (the sibling of this executable) in a temporary run
-/// directory with its embedded database. Asked to exit on drop, then
-/// killed.
-struct Rvs {
-    dir: RunDir,
-    child: Option<Child>,
-}
-
-impl Rvs {
-    fn tool(&self, name: &str, args: &[&str]) -> Result<String> {
-        let mut c = Command::new(sibling(name)?);
-        c.env("RVS_RUNDIR", &self.dir.path).args(args);
-        run_cmd(&mut c).map_err(|e| anyhow!("{e}\nrvs-vswitchd log:\n{}", tail(&self.log(), 20)))
-    }
-
-    fn start(opts: &TestpmdOptions) -> Result<Rvs> {
-        let vswitchd = sibling("rvs-vswitchd")?;
-        for b in ["rvs-vsctl", "rvs-ofctl", "rvs-appctl"] {
-            sibling(b)?;
-        }
-        let dir = RunDir::new("rvs", opts.keep)?;
-        let log = std::fs::File::create(dir.path.join("vswitchd.log"))
-            .with_context(|| format!("cannot create a log in {}", dir.path.display()))?;
-        use std::os::unix::process::CommandExt;
-        let child = Command::new(&vswitchd)
-            .arg("--rundir")
-            .arg(&dir.path)
-            .arg("--dbdir")
-            .arg(&dir.path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("cannot start {}", vswitchd.display()))?;
-        let mut r = Rvs {
-            dir,
-            child: Some(child),
-        };
-        let ctl = r.dir.path.join("rvs-vswitchd.ctl");
-        let t0 = Instant::now();
-        while !ctl.exists() {
-            check_interrupted()?;
-            if let Some(Ok(Some(st))) = r.child.as_mut().map(|c| c.try_wait()) {
-                bail!("rvs-vswitchd exited at start ({st}):\n{}", r.log());
-            }
-            if t0.elapsed() > Duration::from_secs(20) {
-                bail!("rvs-vswitchd did not start in 20 s:\n{}", r.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        r.tool(
-            "rvs-vsctl",
-            &[
-                "--timeout=20",
-                "set",
-                "Open_vSwitch",
-                ".",
-                &format!("other_config:pmd-cpu-mask={:#x}", 1u64 << opts.switch_cpu),
-                "--",
-                "add-br",
-                "br0",
-            ],
-        )?;
-        Ok(r)
-    }
-}
-
-impl SwitchUnderTest for Rvs {
-    fn add_ports(&mut self, socks: &[PathBuf; 2], bidir: bool) -> Result<()> {
-        for (i, sock) in socks.iter().enumerate() {
-            let name = format!("vhu{i}");
-            self.tool(
-                "rvs-vsctl",
-                &[
-                    "--timeout=20",
-                    "add-port",
-                    "br0",
-                    &name,
-                    "--",
-                    "set",
-                    "Interface",
-                    &name,
-                    "type=vhostuserclient",
-                    &format!("options:vhost-server-path={}", sock.display()),
-                    &format!("ofport_request={}", i + 1),
-                ],
-            )?;
-            let err = self.tool("rvs-vsctl", &["get", "Interface", &name, "error"])?;
-            let err = err.trim().trim_matches('"').replace("\\\"", "\"");
-            if !err.is_empty() && err != "[]" {
-                bail!("rvs port error: {err} (rvs-vsctl get Interface {name} error)");
-            }
-        }
-        self.tool("rvs-ofctl", &["del-flows", "br0"])?;
-        self.tool(
-            "rvs-ofctl",
-            &["add-flow", "br0", "in_port=1,actions=output:2"],
-        )?;
-        if bidir {
-            self.tool(
-                "rvs-ofctl",
-                &["add-flow", "br0", "in_port=2,actions=output:1"],
-            )?;
-        }
-        Ok(())
-    }
-
-    fn port_errors(&self) -> String {
-        ["vhu0", "vhu1"]
-            .iter()
-            .map(|p| {
-                let e = self
-                    .tool("rvs-vsctl", &["get", "Interface", p, "error"])
-                    .unwrap_or_default();
-                format!("{p}: {}", e.trim())
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn clear_pmd_stats(&self) -> Result<()> {
-        self.tool("rvs-appctl", &["dpif-netdev/pmd-stats-clear"])
-            .map(drop)
-    }
-
-    fn pmd_busy(&self, window: Duration) -> Result<(f64, u64)> {
-        let s = self.tool(
-            "rvs-appctl",
-            &["--format", "json", "dpif-netdev/pmd-stats-show"],
-        )?;
-        let v: serde_json::Value = serde_json::from_str(&s)
-            .with_context(|| format!("rvs-appctl printed {s:?}, not JSON"))?;
-        Ok(parse_rvs_pmd_busy(&v, window))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path.join("vswitchd.log")).unwrap_or_default()
-    }
-}
-
-/// From rvs's `dpif-netdev/pmd-stats-show` in JSON: the poll-mode threads'
-/// busy time (the sum of their ports' `busy_ns`) as a share of `window`, and
-/// their `packets`.
-pub fn parse_rvs_pmd_busy(v: &serde_json::Value, window: Duration) -> (f64, u64) {
-    let (mut busy_ns, mut packets) = (0u64, 0u64);
-    for pmd in v.as_array().into_iter().flatten() {
-        packets += pmd["packets"].as_u64().unwrap_or(0);
-        for p in pmd["ports"].as_array().into_iter().flatten() {
-            busy_ns += p["busy_ns"].as_u64().unwrap_or(0);
-        }
-    }
-    let w = window.as_nanos().max(1) as f64;
-    (busy_ns as f64 / w, packets)
-}
-
-impl Drop for Rvs {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = self.tool("rvs-appctl", &["exit"]);
-            reap(&mut c, Duration::from_secs(10));
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // One measurement
 // ---------------------------------------------------------------------------
 
@@ -1041,9 +476,15 @@ pub fn testpmd_args(
 }
 
 fn measure(run: usize, kind: SwitchKind, flows: u32, opts: &TestpmdOptions) -> Result<Sample> {
+    let cfg = SwitchConfig {
+        switch_cpu: opts.switch_cpu,
+        other_cpu: opts.gen_cpu,
+        ovs_mem_mb: opts.ovs_mem_mb,
+        keep: opts.keep,
+    };
     let mut sw: Box<dyn SwitchUnderTest> = match kind {
-        SwitchKind::Rvs => Box::new(Rvs::start(opts)?),
-        SwitchKind::Ovs => Box::new(OvsDpdk::start(opts)?),
+        SwitchKind::Rvs => Box::new(Rvs::start(&cfg)?),
+        SwitchKind::Ovs => Box::new(OvsDpdk::start(&cfg)?),
     };
     let dir = RunDir::new("testpmd", opts.keep)?;
     let socks = [dir.path.join("tp0.sock"), dir.path.join("tp1.sock")];
@@ -1075,7 +516,7 @@ fn measure(run: usize, kind: SwitchKind, flows: u32, opts: &TestpmdOptions) -> R
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    sw.add_ports(&socks, opts.bidir)?;
+    sw.add_ports(&Ports::VhostClient(socks.clone()), opts.bidir)?;
     tp.wait_prompts(
         1,
         Duration::from_secs(60),
@@ -1131,16 +572,6 @@ fn measure(run: usize, kind: SwitchKind, flows: u32, opts: &TestpmdOptions) -> R
         port0_tx_dropped: fwd[0].tx_dropped,
         port1_rx: fwd[1].rx_packets,
     })
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
 }
 
 /// Checks the options and the machine before anything starts.
@@ -1209,8 +640,7 @@ fn preflight(opts: &TestpmdOptions) -> Result<()> {
 /// Runs the benchmark and prints the result.
 pub fn run_testpmd(opts: &TestpmdOptions) -> Result<()> {
     preflight(opts)?;
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed))
-        .context("cannot install the Ctrl-C handler")?;
+    install_interrupt_handler()?;
     let layout = format!(
         "testpmd forwarding core on CPU {}, the switch's poll-mode thread on CPU {}",
         opts.gen_cpu, opts.switch_cpu
@@ -1354,6 +784,7 @@ pub fn run_testpmd(opts: &TestpmdOptions) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::switches::{parse_ovs_pmd_busy, parse_rvs_pmd_busy};
 
     const SHOW: &str = "\
   ######################## NIC statistics for port 0  ########################

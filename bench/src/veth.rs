@@ -32,12 +32,16 @@
 //! does for generator and bridge together.
 
 use crate::gen::GenKind;
+use crate::switches::{
+    check_interrupted, install_interrupt_handler, ipv6_off_script, median, run, sibling, sleep,
+    unique_ifname, Link, INTERRUPTED, SEQ,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The switches `veth` can measure.
@@ -135,71 +139,6 @@ pub struct Summary {
     pub forwarded_samples: Vec<f64>,
 }
 
-/// Set by SIGINT/SIGTERM; every wait checks it.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
-        bail!("interrupted");
-    }
-    Ok(())
-}
-
-/// Sleeps `d`, waking early (with an error) on Ctrl-C.
-fn sleep(d: Duration) -> Result<()> {
-    let end = Instant::now() + d;
-    loop {
-        check_interrupted()?;
-        let now = Instant::now();
-        if now >= end {
-            return Ok(());
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(50)));
-    }
-}
-
-/// `<prefix><pid>x<seq>`, unique among running benchmarks and within the
-/// 15 bytes of an interface name.
-fn unique_ifname(prefix: &str) -> Result<String> {
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{prefix}{}x{seq}", std::process::id());
-    if name.len() > 15 {
-        bail!("interface name {name} is longer than 15 bytes");
-    }
-    Ok(name)
-}
-
-/// Runs a command to completion; its stdout, or an error with its stderr.
-fn run(cmd: impl AsRef<Path>, args: &[&str]) -> Result<String> {
-    let cmd = cmd.as_ref();
-    let out = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {}", cmd.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} {} failed ({}): {}",
-            cmd.display(),
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Turns IPv6 off on `dev` (`all` and `default` for a whole namespace) so
-/// that neighbour discovery and MLD add no frames to the counts. Best effort:
-/// a kernel without IPv6 has nothing to turn off.
-fn ipv6_off_script(devs: &[&str]) -> String {
-    devs.iter()
-        .map(|d| format!("echo 1 > /proc/sys/net/ipv6/conf/{d}/disable_ipv6 2>/dev/null;"))
-        .collect::<String>()
-        + " true"
-}
-
 /// A network namespace, deleted on drop.
 #[derive(Debug)]
 struct NetNs {
@@ -239,19 +178,6 @@ impl Drop for NetNs {
     }
 }
 
-/// A link in the root namespace (a veth host end, which takes its peer
-/// along, or a bridge), deleted on drop.
-#[derive(Debug)]
-struct Link {
-    name: String,
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        let _ = run("ip", &["link", "del", &self.name]);
-    }
-}
-
 /// A veth pair: host end `host` in the root namespace, `eth0` with `ip`/24
 /// in `ns`; both up, IPv6 off.
 fn veth_into(ns: &NetNs, prefix: &str, ip: &str) -> Result<Link> {
@@ -274,35 +200,6 @@ fn veth_into(ns: &NetNs, prefix: &str, ip: &str) -> Result<Link> {
     ns_ip(&["link", "set", "lo", "up"])?;
     run("ip", &["link", "set", &link.name, "up"])?;
     Ok(link)
-}
-
-/// The directory of this executable, where `cargo build` puts the other
-/// workspace binaries of the same profile.
-fn bin_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find this executable's path")?;
-    exe.parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))
-}
-
-/// A workspace binary next to this executable, or an error saying how to
-/// build it.
-fn sibling(name: &str) -> Result<PathBuf> {
-    let dir = bin_dir()?;
-    let path = dir.join(name);
-    if !path.exists() {
-        let release = if dir.file_name().is_some_and(|n| n == "debug") {
-            ""
-        } else {
-            " --release"
-        };
-        bail!(
-            "{} not found: build it first with `cargo build{release} -p rvs-vswitchd -p rvs-ctl` \
-             (rvs-pktgen veth runs the rvs-vswitchd, rvs-vsctl and rvs-appctl next to itself)",
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 /// A running `rvs-vswitchd` in a temporary run directory. Dropping it asks
@@ -639,16 +536,6 @@ fn measure(round: usize, kind: SwitchKind, opts: &VethOptions) -> Result<Sample>
     })
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
 /// The caveat every run prints: who gets which CPU.
 fn cpu_caveat() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -686,8 +573,7 @@ pub fn run_veth(opts: &VethOptions) -> Result<()> {
             sibling(b)?;
         }
     }
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed))
-        .context("cannot install the Ctrl-C handler")?;
+    install_interrupt_handler()?;
 
     let caveat = cpu_caveat();
     if opts.json {

@@ -94,3 +94,115 @@ fn testpmd_help_teaches_and_bad_switch_names_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_generator_refuses_malformed_options_with_a_clear_error() {
+    for (args, needle) in [
+        (
+            &["run", "--tx", "bogus:x", "--rx", "ring"][..],
+            "unknown endpoint",
+        ),
+        (&["run", "--tx", "afxdp", "--rx", "ring"], "needs a device"),
+        (&["run", "--tx", "ring", "--rx", "afxdp:veth0"], "pairs"),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--frame", "63"],
+            "64..=1518",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--frame", "jumbo"],
+            "imix",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--rate", "fast"],
+            "--rate",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--rate", "120%"],
+            "(0, 100]",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--sweep", "1,0"],
+            "--sweep",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--vlan", "5000"],
+            "VLAN",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--src-port", "9-1"],
+            "--src-port",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--dst-mac", "02:00"],
+            "--dst-mac",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--ndr", "--pdr", "1"],
+            "exclude",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--seconds", "0"],
+            "--seconds",
+        ),
+        (
+            &["run", "--tx", "ring", "--rx", "ring", "--latency-at", "2"],
+            "--latency-at",
+        ),
+        (&["compare", "--switch", "linux"], "unknown switch"),
+        (&["compare", "--path", "tap"], "unknown path"),
+        (&["compare", "--rounds", "0"], "--rounds"),
+        (&["compare", "--vhost-flows", "x"], "--vhost-flows"),
+    ] {
+        let out = pktgen(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(needle), "{args:?}: {needle:?} not in {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_generator_ceiling_runs_and_reports_every_field() {
+    let out = pktgen(&[
+        "run",
+        "--tx",
+        "ring",
+        "--rx",
+        "ring",
+        "--seconds",
+        "0.2",
+        "--warmup",
+        "0",
+        "--sweep",
+        "1,1k",
+        "--ndr",
+        "--latency-at",
+        "0.5",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (r, flows) in rows.iter().zip([1, 1000]) {
+        assert_eq!(r["flows"], flows);
+        assert_eq!(r["lost"], 0, "{r}");
+        assert!(r["mpps"].as_f64().unwrap() > 0.0, "{r}");
+        for f in [
+            "ndr_mpps",
+            "p99_us",
+            "p50_us",
+            "max_us",
+            "gbps",
+            "reordered",
+        ] {
+            assert!(!r[f].is_null(), "{f} missing: {r}");
+        }
+    }
+}

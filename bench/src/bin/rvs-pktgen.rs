@@ -2,12 +2,18 @@
 //! `gen`, `veth`, `testpmd`).
 
 use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use rvs_bench::compare::{self, CompareOptions, PathKind, SwitchName};
 use rvs_bench::gen::{self, GenKind, GenOptions};
+use rvs_bench::measure::{MeasureConfig, Rate};
 use rvs_bench::micro::{self, Case, CaseKind, MicroOptions};
+use rvs_bench::run::{self as pktgen_run, EndpointSpec, RunOptions};
 use rvs_bench::testpmd::{self, TestpmdOptions};
+use rvs_bench::traffic::{FlowOrder, FrameSize, PortRange, TrafficSpec};
 use rvs_bench::veth::{self, SwitchKind, VethOptions};
 use rvs_bench::CountingAlloc;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -18,14 +24,20 @@ static GLOBAL: CountingAlloc = CountingAlloc;
     version,
     about = "Traffic generator and benchmarks for the rvs virtual switch",
     long_about = "Traffic generator and benchmarks for the rvs virtual switch.\n\n\
-        Subcommands:\n  micro   the datapath fast path in-process on one thread \
+        Subcommands:\n  run     the generator: vhost-user (any switch), AF_XDP, AF_PACKET or ring \
+        endpoints; rate, RFC 2544 NDR/PDR search, latency percentiles, flow sweeps.\n  \
+        compare rvs, Open vSwitch-DPDK and the Linux bridge side by side (vhost-user and veth \
+        paths), interleaved rounds, one table, JSON and SVG plots (root).\n  micro   the datapath fast path in-process on one thread \
         (parse, EMC, megaflow cache, upcall+install), printing Mpps and ns/packet.\n  \
         gen     send UDP frames on a device through an rvs AF_XDP or AF_PACKET port.\n  \
         veth    switch throughput between two namespaces over veths: rvs-vswitchd \
         (AF_XDP, AF_PACKET ports) and the Linux bridge side by side (root).\n  \
         testpmd vhost-user switching with DPDK testpmd as generator and sink: \
         rvs-vswitchd and Open vSwitch-DPDK side by side (root).\n\n\
-        Examples:\n  rvs-pktgen micro\n  rvs-pktgen micro --case emc_hit --flows 8192 --json\n  \
+        Examples:\n  rvs-pktgen run --tx ring --rx ring            # the generator's own ceiling\n  \
+        sudo target/release/rvs-pktgen compare --quick\n  \
+        rvs-pktgen run --tx vhost-server:/tmp/g0.sock --rx vhost-server:/tmp/g1.sock --ndr --sweep 1,100,10000\n  \
+        rvs-pktgen micro\n  rvs-pktgen micro --case emc_hit --flows 8192 --json\n  \
         valgrind --tool=callgrind rvs-pktgen micro --case megaflow_hit --subtables 10 --packets 100000 --repeat 1\n  \
         cargo build --release -p rvs-bench -p rvs-vswitchd -p rvs-ctl && \
         sudo target/release/rvs-pktgen veth --seconds 5 --rounds 3\n  \
@@ -37,8 +49,227 @@ struct Cli {
     command: Command,
 }
 
+/// What to send (shared by `run` and `compare`).
+#[derive(Args, Debug, Clone)]
+struct TrafficArgs {
+    /// Frame size on the wire, FCS included: 64 to 1518, or imix (7:4:1
+    /// of 64, 594 and 1518).
+    #[arg(long, default_value = "64")]
+    frame: String,
+    /// Flow order: seq (flow 0, 1, 2, ...) or random.
+    #[arg(long, default_value = "seq")]
+    order: String,
+    /// Source MAC address.
+    #[arg(long, default_value = "02:00:00:00:00:01")]
+    src_mac: String,
+    /// Destination MAC address.
+    #[arg(long, default_value = "02:00:00:00:00:02")]
+    dst_mac: String,
+    /// First source IPv4 address (flows beyond the port ranges count up
+    /// from it).
+    #[arg(long, default_value = "198.18.0.1")]
+    src_ip: std::net::Ipv4Addr,
+    /// Destination IPv4 address.
+    #[arg(long, default_value = "198.19.0.1")]
+    dst_ip: std::net::Ipv4Addr,
+    /// UDP source ports, N or N-M; flows use them first.
+    #[arg(long, default_value = "1024-65535")]
+    src_port: String,
+    /// UDP destination ports, N or N-M.
+    #[arg(long, default_value = "9")]
+    dst_port: String,
+    /// Add an 802.1Q tag with this VLAN id.
+    #[arg(long)]
+    vlan: Option<u16>,
+}
+
+impl TrafficArgs {
+    fn spec(&self, flows: u32) -> Result<TrafficSpec> {
+        let spec = TrafficSpec {
+            frame: FrameSize::parse(&self.frame).map_err(|e| anyhow::anyhow!("--frame: {e}"))?,
+            flows,
+            order: match self.order.as_str() {
+                "seq" | "sequential" => FlowOrder::Sequential,
+                "random" => FlowOrder::Random,
+                o => bail!("--order {o:?}: choose seq or random"),
+            },
+            src_mac: mac("--src-mac", &self.src_mac)?,
+            dst_mac: mac("--dst-mac", &self.dst_mac)?,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            src_ports: PortRange::parse(&self.src_port)
+                .map_err(|e| anyhow::anyhow!("--src-port: {e}"))?,
+            dst_ports: PortRange::parse(&self.dst_port)
+                .map_err(|e| anyhow::anyhow!("--dst-port: {e}"))?,
+            vlan: self.vlan,
+        };
+        spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(spec)
+    }
+}
+
+/// Parses `1,100,10k,1M` (k and M suffixes allowed).
+fn flow_list(what: &str, s: &str) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (num, mult) = if let Some(n) = f.strip_suffix(['k', 'K']) {
+            (n, 1000)
+        } else if let Some(n) = f.strip_suffix('M') {
+            (n, 1_000_000)
+        } else {
+            (f, 1)
+        };
+        match num.parse::<u32>().ok().and_then(|n| n.checked_mul(mult)) {
+            Some(n) if n > 0 => out.push(n),
+            _ => bail!("{what} takes flow counts like 1,100,10k,1M, not {f:?}"),
+        }
+    }
+    if out.is_empty() {
+        bail!("{what} names no flow count");
+    }
+    Ok(out)
+}
+
+fn positive_secs(what: &str, v: f64) -> Result<Duration> {
+    if !(v > 0.0 && v.is_finite() && v < 86_400.0) {
+        bail!("{what} must be a positive number of seconds, not {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The traffic generator: send on one endpoint, receive on the other,
+    /// from one thread.
+    ///
+    /// Endpoints: vhost-server:PATH (listen; the switch's vhostuserclient /
+    /// dpdkvhostuserclient port connects), vhost-client:PATH (connect to a
+    /// vhostuser / dpdkvhostuser port), afxdp:DEV, afpacket:DEV, or ring
+    /// (--tx ring --rx ring: no switch, the generator's own ceiling).
+    ///
+    /// Each flow count (--flows, or every one of --sweep) gets a warm-up
+    /// trial, a trial at the highest rate (or --rate), with --ndr/--pdr the
+    /// RFC 2544 search, and with --latency-at a latency trial at that share
+    /// of the NDR (or of the maximum). Every frame carries a sequence
+    /// number and a timestamp: loss, reordering and latency percentiles
+    /// are counted per frame.
+    Run {
+        /// Where to send.
+        #[arg(long)]
+        tx: String,
+        /// Where to receive.
+        #[arg(long)]
+        rx: String,
+        #[command(flatten)]
+        traffic: TrafficArgs,
+        /// Distinct flows (5-tuples).
+        #[arg(long, default_value = "1")]
+        flows: String,
+        /// Measure each of these flow counts in turn, e.g. 1,100,10k,100k,1M.
+        #[arg(long)]
+        sweep: Option<String>,
+        /// Offered rate: 2.5Mpps, 800kpps, 100000 (pps) or 50% (of the
+        /// measured maximum). Default: as fast as the endpoint takes frames.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Length of each trial.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Stop the main trial after this many frames.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Search the non-drop rate (RFC 2544 throughput, 0 loss).
+        #[arg(long)]
+        ndr: bool,
+        /// Search the partial-drop rate with this loss in percent (e.g. 0.5).
+        #[arg(long)]
+        pdr: Option<f64>,
+        /// Search precision: stop when the interval is this share of its top.
+        #[arg(long, default_value_t = 0.01)]
+        precision: f64,
+        /// A latency trial at this share (0..1] of the NDR, or of the
+        /// maximum without a search.
+        #[arg(long)]
+        latency_at: Option<f64>,
+        /// Warm-up before each flow count, seconds (0: none).
+        #[arg(long, default_value_t = 0.5)]
+        warmup: f64,
+        /// Pin the generator thread to this CPU.
+        #[arg(long)]
+        cpu: Option<usize>,
+        /// How long to wait for a vhost-user peer, seconds.
+        #[arg(long, default_value_t = 60.0)]
+        connect_timeout: f64,
+        /// One JSON object per result row instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also write results.json and throughput.svg to this directory.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// rvs side by side with Open vSwitch 3.1 DPDK and the Linux bridge
+    /// (as root).
+    ///
+    /// Builds the same topology on each switch — vhost path: two
+    /// vhost-user ports to the generator, in_port=1,actions=output:2;
+    /// veth path: two veth pairs, AF_XDP ports (the Linux bridge enslaves
+    /// them) — with the switch's poll-mode thread on --switch-cpu and the
+    /// generator on --gen-cpu. Rounds interleave the switches; the table
+    /// has medians: Mpps at the highest rate, NDR, p99 latency at half the
+    /// NDR, busy cycles per packet, and rvs/other per row. It starts with
+    /// the generator's own ceiling (ring, no switch). Switches that are not
+    /// installed are skipped with a line saying how to install them.
+    /// rvs-vswitchd, rvs-vsctl, rvs-ofctl and rvs-appctl must sit next to
+    /// this executable (cargo build --release -p rvs-bench -p rvs-vswitchd
+    /// -p rvs-ctl).
+    Compare {
+        /// Under a minute: one round, short trials, a coarse search; vhost
+        /// at 1 and 10k flows, veth at 1 flow.
+        #[arg(long)]
+        quick: bool,
+        /// Switches: rvs, ovs, linux-bridge (comma-separated).
+        #[arg(long, default_value = "rvs,ovs,linux-bridge")]
+        switch: String,
+        /// Paths: vhost, veth.
+        #[arg(long, default_value = "vhost,veth")]
+        path: String,
+        /// Flow counts on the vhost path (default: 1,100,10k,100k,1M; quick: 1,10k).
+        #[arg(long)]
+        vhost_flows: Option<String>,
+        /// Flow counts on the veth path (default: 1,10k; quick: 1).
+        #[arg(long)]
+        veth_flows: Option<String>,
+        /// Frame size on the wire, FCS included (64 to 1518, or imix).
+        #[arg(long, default_value = "64")]
+        frame: String,
+        /// Rounds (default 3; quick: 1).
+        #[arg(long)]
+        rounds: Option<usize>,
+        /// Length of each trial, seconds (default 2; quick: 0.5).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Skip the NDR search.
+        #[arg(long)]
+        no_ndr: bool,
+        /// CPU of the generator thread.
+        #[arg(long, default_value_t = 0)]
+        gen_cpu: usize,
+        /// CPU of the switch's one poll-mode thread.
+        #[arg(long, default_value_t = 1)]
+        switch_cpu: usize,
+        /// Memory for Open vSwitch's DPDK, MB (at least 2048 without hugepages).
+        #[arg(long, default_value_t = 2048)]
+        ovs_mem_mb: usize,
+        /// One JSON object per sample and per median row.
+        #[arg(long)]
+        json: bool,
+        /// Where results.json and the SVG plots go.
+        #[arg(long, default_value = "rvs-pktgen-results")]
+        out: std::path::PathBuf,
+        /// Keep the switches' run directories (logs).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Datapath micro-benchmark: the fast path in-process on one thread.
     ///
     /// With no --case, runs the standard set: parse; emc_hit with 1 and 8192
@@ -217,6 +448,175 @@ fn mac(what: &str, s: &str) -> Result<[u8; 6]> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            tx,
+            rx,
+            traffic,
+            flows,
+            sweep,
+            rate,
+            seconds,
+            count,
+            ndr,
+            pdr,
+            precision,
+            latency_at,
+            warmup,
+            cpu,
+            connect_timeout,
+            json,
+            out,
+        } => {
+            let flows = flow_list("--flows", &flows)?;
+            if flows.len() > 1 {
+                bail!("--flows takes one count; use --sweep for several");
+            }
+            let sweep = match sweep {
+                Some(s) => flow_list("--sweep", &s)?,
+                None => flows.clone(),
+            };
+            if ndr && pdr.is_some() {
+                bail!("--ndr and --pdr exclude each other");
+            }
+            if pdr.is_some_and(|p| !(p > 0.0 && p < 100.0)) {
+                bail!("--pdr takes a loss in percent between 0 and 100, like 0.5");
+            }
+            if !(precision > 0.0 && precision < 0.5) {
+                bail!("--precision must be between 0 and 0.5, like 0.01");
+            }
+            if latency_at.is_some_and(|l| !(l > 0.0 && l <= 1.0)) {
+                bail!("--latency-at takes a share in (0, 1], like 0.5");
+            }
+            if count == Some(0) {
+                bail!("--count must be at least 1");
+            }
+            if !(warmup >= 0.0 && warmup.is_finite()) {
+                bail!("--warmup must be zero or more seconds");
+            }
+            let rate = rate
+                .map(|r| Rate::parse(&r).map_err(|e| anyhow::anyhow!("--rate: {e}")))
+                .transpose()?;
+            let opts = RunOptions {
+                tx: EndpointSpec::parse(&tx).map_err(|e| anyhow::anyhow!("--tx: {e}"))?,
+                rx: EndpointSpec::parse(&rx).map_err(|e| anyhow::anyhow!("--rx: {e}"))?,
+                traffic: traffic.spec(flows[0])?,
+                sweep,
+                measure: MeasureConfig {
+                    trial: positive_secs("--seconds", seconds)?,
+                    warmup: Duration::from_secs_f64(warmup),
+                    search_loss: if ndr {
+                        Some(0.0)
+                    } else {
+                        pdr.map(|p| p / 100.0)
+                    },
+                    precision,
+                    max_trials: 20,
+                    latency_load: latency_at.unwrap_or(0.0),
+                    rate,
+                    count,
+                },
+                connect_timeout: positive_secs("--connect-timeout", connect_timeout)?,
+                cpu,
+                json,
+                out,
+            };
+            for f in &opts.sweep {
+                traffic.spec(*f)?;
+            }
+            pktgen_run::run(&opts)
+        }
+        Command::Compare {
+            quick,
+            switch,
+            path,
+            vhost_flows,
+            veth_flows,
+            frame,
+            rounds,
+            seconds,
+            no_ndr,
+            gen_cpu,
+            switch_cpu,
+            ovs_mem_mb,
+            json,
+            out,
+            keep,
+        } => {
+            let mut switches = Vec::new();
+            for s in switch.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let k = SwitchName::parse(s)?;
+                if switches.contains(&k) {
+                    bail!("--switch names {s} twice");
+                }
+                switches.push(k);
+            }
+            let mut paths = Vec::new();
+            for p in path.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let k = PathKind::parse(p)?;
+                if !paths.contains(&k) {
+                    paths.push(k);
+                }
+            }
+            if switches.is_empty() || paths.is_empty() {
+                bail!("--switch and --path must name at least one each");
+            }
+            let mut flows = BTreeMap::new();
+            flows.insert(
+                PathKind::Vhost,
+                flow_list(
+                    "--vhost-flows",
+                    vhost_flows.as_deref().unwrap_or(if quick {
+                        "1,10k"
+                    } else {
+                        "1,100,10k,100k,1M"
+                    }),
+                )?,
+            );
+            flows.insert(
+                PathKind::Veth,
+                flow_list(
+                    "--veth-flows",
+                    veth_flows
+                        .as_deref()
+                        .unwrap_or(if quick { "1" } else { "1,10k" }),
+                )?,
+            );
+            let rounds = rounds.unwrap_or(if quick { 1 } else { 3 });
+            if rounds == 0 {
+                bail!("--rounds must be at least 1");
+            }
+            let trial = positive_secs(
+                "--seconds",
+                seconds.unwrap_or(if quick { 0.5 } else { 2.0 }),
+            )?;
+            if ovs_mem_mb < 2048 && switches.contains(&SwitchName::Ovs) {
+                bail!("--ovs-mem-mb must be at least 2048: Open vSwitch's packet buffer pool does not fit in less without hugepages");
+            }
+            let frame = FrameSize::parse(&frame).map_err(|e| anyhow::anyhow!("--frame: {e}"))?;
+            compare::run_compare(&CompareOptions {
+                switches,
+                paths,
+                flows,
+                frame,
+                rounds,
+                measure: MeasureConfig {
+                    trial,
+                    warmup: Duration::from_millis(if quick { 200 } else { 500 }),
+                    search_loss: (!no_ndr).then_some(0.0),
+                    precision: if quick { 0.05 } else { 0.01 },
+                    max_trials: if quick { 6 } else { 14 },
+                    latency_load: 0.5,
+                    rate: None,
+                    count: None,
+                },
+                gen_cpu,
+                switch_cpu,
+                ovs_mem_mb,
+                json,
+                out,
+                keep,
+            })
+        }
         Command::Testpmd {
             switch,
             flows,
