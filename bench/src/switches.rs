@@ -638,14 +638,22 @@ impl SwitchUnderTest for Rvs {
 }
 
 /// From rvs's `dpif-netdev/pmd-stats-show` in JSON: the poll-mode threads'
-/// busy time (the sum of their ports' `busy_ns`) as a share of `window`, and
-/// their `packets`.
+/// busy time (`busy_ns`: iterations that moved packets, receive included)
+/// as a share of `window`, and their `packets`.
 pub fn parse_rvs_pmd_busy(v: &serde_json::Value, window: Duration) -> (f64, u64) {
     let (mut busy_ns, mut packets) = (0u64, 0u64);
     for pmd in v.as_array().into_iter().flatten() {
         packets += pmd["packets"].as_u64().unwrap_or(0);
-        for p in pmd["ports"].as_array().into_iter().flatten() {
-            busy_ns += p["busy_ns"].as_u64().unwrap_or(0);
+        // The thread's busy time (whole iterations that moved packets,
+        // receive included); older versions reported only the ports'
+        // processing time.
+        match pmd["busy_ns"].as_u64() {
+            Some(b) => busy_ns += b,
+            None => {
+                for p in pmd["ports"].as_array().into_iter().flatten() {
+                    busy_ns += p["busy_ns"].as_u64().unwrap_or(0);
+                }
+            }
         }
     }
     let w = window.as_nanos().max(1) as f64;

@@ -316,6 +316,7 @@ pub fn run(ctx: &Ctx, method: &str, args: &[String], json_out: bool) -> Result<V
                         "megaflow_hits": r.stats.megaflow_hits, "upcalls": r.stats.upcalls,
                         "lost": r.stats.total_drops(), "megaflows": r.megaflows,
                         "inbox_dropped": r.inbox_dropped, "packet_in_dropped": r.packet_in_dropped,
+                        "busy_ns": r.busy_ns,
                         "ports": r.ports.iter().map(|p| json!({"name": p.name, "busy_ns": p.busy_ns})).collect::<Vec<_>>(),
                         "elapsed_ns": r.elapsed_ns}))
                     .collect::<Vec<_>>()));

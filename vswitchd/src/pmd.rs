@@ -101,6 +101,10 @@ pub struct Shared {
     pub inboxes: ArcSwap<Inboxes>,
     /// Moves when `inboxes` changes.
     pub inbox_gen: AtomicU64,
+    /// Moves after packets were put in any inbox: a PMD drains its
+    /// inboxes only when it moved (one load per iteration instead of a
+    /// channel poll per port).
+    pub inbox_posted: AtomicU64,
     /// Buffers that crossed to another PMD, for pools that run low.
     pub spare_tx: Sender<Packet>,
     pub spare_rx: Receiver<Packet>,
@@ -119,6 +123,7 @@ impl Default for Shared {
             packet_in_rx,
             inboxes: ArcSwap::from_pointee(HashMap::new()),
             inbox_gen: AtomicU64::new(0),
+            inbox_posted: AtomicU64::new(0),
             spare_tx,
             spare_rx,
         }
@@ -350,6 +355,7 @@ struct PortTable<'a> {
     ports: &'a mut [(PortNo, Box<dyn Port>)],
     inboxes: &'a Inboxes,
     inbox_dropped: &'a mut u64,
+    posted: &'a AtomicU64,
 }
 
 impl Transmit for PortTable<'_> {
@@ -364,6 +370,8 @@ impl Transmit for PortTable<'_> {
                     pool.put(e.into_inner());
                 }
             }
+            // After the sends: a PMD that sees the new value sees them.
+            self.posted.fetch_add(1, Ordering::Release);
         }
     }
 }
@@ -418,6 +426,10 @@ struct Pmd {
     /// The inboxes of every port, as last loaded.
     inboxes: Arc<Inboxes>,
     inbox_gen: u64,
+    /// `Shared::inbox_posted` when the inboxes were last drained, and
+    /// whether one was left non-empty.
+    inbox_seen: u64,
+    inbox_left: bool,
     /// Buffers of other PMDs being transmitted here, before they go back.
     foreign: PacketPool,
     xmit: Vec<Packet>,
@@ -448,6 +460,8 @@ impl Pmd {
             inbox_rx: Vec::new(),
             inboxes: Arc::new(HashMap::new()),
             inbox_gen: u64::MAX,
+            inbox_seen: 0,
+            inbox_left: true,
             foreign: PacketPool::empty(4 * rvs_datapath::BATCH_SIZE),
             xmit: Vec::with_capacity(rvs_datapath::BATCH_SIZE),
             inbox_dropped: 0,
@@ -496,6 +510,7 @@ impl Pmd {
                     ports: &mut self.ports,
                     inboxes: &self.inboxes,
                     inbox_dropped: &mut self.inbox_dropped,
+                    posted: &self.shared.inbox_posted,
                 };
                 let mut ctx = ProcessContext {
                     now_ms,
@@ -507,7 +522,13 @@ impl Pmd {
                 self.drain_userspace();
                 self.rxq_busy_ns[i] += tp.elapsed().as_nanos() as u64;
             }
-            got += self.drain_inboxes();
+            let posted = self.shared.inbox_posted.load(Ordering::Acquire);
+            if posted != self.inbox_seen || self.inbox_left {
+                self.inbox_seen = posted;
+                got += self.drain_inboxes();
+            } else if self.pool.available() < self.pool.capacity() / 2 {
+                self.refill_pool();
+            }
             if got > 0 {
                 self.busy += 1;
                 self.busy_ns += t0.elapsed().as_nanos() as u64;
@@ -565,12 +586,17 @@ impl Pmd {
     /// when low. Returns how many packets were sent.
     fn drain_inboxes(&mut self) -> usize {
         let mut sent = 0;
+        self.inbox_left = false;
         for i in 0..self.ports.len() {
             while self.xmit.len() < rvs_datapath::BATCH_SIZE {
                 match self.inbox_rx[i].try_recv() {
                     Ok(p) => self.xmit.push(p),
                     Err(_) => break,
                 }
+            }
+            if self.xmit.len() == rvs_datapath::BATCH_SIZE {
+                // More may wait: drain again next iteration.
+                self.inbox_left = true;
             }
             if self.xmit.is_empty() {
                 continue;
@@ -586,14 +612,19 @@ impl Pmd {
             }
         }
         if self.pool.available() < self.pool.capacity() / 2 {
-            while self.pool.available() < self.pool.capacity() {
-                match self.shared.spare_rx.try_recv() {
-                    Ok(p) => self.pool.put(p),
-                    Err(_) => break,
-                }
-            }
+            self.refill_pool();
         }
         sent
+    }
+
+    /// Takes buffers that crossed to other PMDs back from the spare queue.
+    fn refill_pool(&mut self) {
+        while self.pool.available() < self.pool.capacity() {
+            match self.shared.spare_rx.try_recv() {
+                Ok(p) => self.pool.put(p),
+                Err(_) => break,
+            }
+        }
     }
 
     /// Hands controller-bound packets to the connection manager (a copy:
@@ -666,6 +697,7 @@ impl Pmd {
                             ports: &mut self.ports,
                             inboxes: &self.inboxes,
                             inbox_dropped: &mut self.inbox_dropped,
+                            posted: &self.shared.inbox_posted,
                         };
                         self.dp.execute(p, &actions, &mut self.pool, &mut tx);
                         self.drain_userspace();
