@@ -35,6 +35,8 @@ struct HostRegion {
 pub struct Guest {
     mem: Arc<GuestMemoryMmap>,
     regions: Vec<HostRegion>,
+    /// The CPU has PREFETCHW (prefetch for writing).
+    prefetchw: bool,
 }
 
 // SAFETY: the raw pointers point into the mappings `mem` owns (an `Arc`
@@ -58,7 +60,16 @@ impl Guest {
                 })
             })
             .collect();
-        Guest { mem, regions }
+        #[cfg(target_arch = "x86_64")]
+        // CPUID 8000_0001h ECX bit 8: PREFETCHW (3DNowPrefetch).
+        let prefetchw = (std::arch::x86_64::__cpuid(0x8000_0001).ecx >> 8) & 1 == 1;
+        #[cfg(not(target_arch = "x86_64"))]
+        let prefetchw = false;
+        Guest {
+            mem,
+            regions,
+            prefetchw,
+        }
     }
 
     /// The memory, for `vm-memory`'s accessors.
@@ -78,6 +89,47 @@ impl Guest {
             }
         }
         None
+    }
+
+    /// Asks the CPU to start loading the cache line at `gpa` (nothing
+    /// happens for an address outside the memory). A frame's buffer was
+    /// last touched by the guest's CPU; fetching the next one while this
+    /// one is copied hides that miss.
+    #[inline]
+    pub fn prefetch(&self, gpa: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.host(gpa, 1) {
+            // SAFETY: a prefetch is a hint: it reads nothing the program
+            // sees and cannot fault; `p` is inside a live mapping anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p.cast::<i8>(),
+                )
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = gpa;
+    }
+
+    /// Like [`Guest::prefetch`], for a line about to be written: the
+    /// line is fetched for ownership, so the store that follows does not
+    /// wait for the guest's CPU to give it up. A plain prefetch where the
+    /// CPU lacks PREFETCHW.
+    #[inline]
+    pub fn prefetch_write(&self, gpa: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.prefetchw {
+            if let Some(p) = self.host(gpa, 1) {
+                // SAFETY: PREFETCHW (checked present) is a hint: it
+                // changes no register, memory or flag the program sees and
+                // cannot fault.
+                unsafe {
+                    std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+                }
+            }
+            return;
+        }
+        self.prefetch(gpa);
     }
 
     /// Copies guest memory at `gpa` into `buf`.
@@ -317,6 +369,10 @@ pub struct RingState {
     pub signalled_used: u16,
     /// Set when the queue is unusable until set up again.
     pub broken: bool,
+    /// Entries known to be available beyond `last_avail` (from the last
+    /// look at the avail index), so that a burst reads the index once,
+    /// not once per frame.
+    pub known: u16,
 }
 
 impl RingState {
@@ -336,6 +392,7 @@ impl RingState {
             used_idx,
             signalled_used: used_idx,
             broken: false,
+            known: 0,
         };
         if !l.event_idx {
             let _ = mem.store_u16(l.used.0, VRING_USED_F_NO_NOTIFY, Ordering::Release);
@@ -368,6 +425,46 @@ impl RingState {
             return Err(Fault::BadAvailIndex);
         }
         Ok(n)
+    }
+
+    /// Prefetches the buffer of the avail entry `ahead` places after the
+    /// next one (its first descriptor's first cache line, past
+    /// `skip` bytes of header). Reads the avail ring and the descriptor
+    /// table, which are needed for that entry soon anyway; checks nothing
+    /// and changes nothing.
+    #[inline]
+    pub fn prefetch(&self, mem: &Guest, l: &RingLayout, ahead: u16, skip: u64, write: bool) {
+        let slot = u64::from(self.last_avail.wrapping_add(ahead) & (l.size - 1));
+        let Ok(head) = mem.load_u16(l.avail.0 + 4 + 2 * slot, Ordering::Relaxed) else {
+            return;
+        };
+        if let Ok(d) = read_desc(mem, l, head) {
+            if write {
+                mem.prefetch_write(d.addr.wrapping_add(skip));
+            } else {
+                mem.prefetch(d.addr.wrapping_add(skip));
+            }
+        }
+        // The used entry this frame will take, a few entries ahead (eight
+        // share a cache line, which the driver reads).
+        let used = u64::from(self.used_idx.wrapping_add(ahead).wrapping_add(4) & (l.size - 1));
+        mem.prefetch_write(l.used.0 + 4 + 8 * used);
+    }
+
+    /// How many entries look available, for prefetching only: changes
+    /// nothing (a bad index is [`RingState::pending`]'s to report) and says
+    /// 0 for anything odd.
+    #[inline]
+    pub fn peek_pending(&self, mem: &Guest, l: &RingLayout) -> u16 {
+        if self.known > 0 {
+            return self.known;
+        }
+        match mem.load_u16(l.avail.0 + 2, Ordering::Acquire) {
+            Ok(idx) if !self.broken && idx.wrapping_sub(self.last_avail) <= l.size => {
+                idx.wrapping_sub(self.last_avail)
+            }
+            _ => 0,
+        }
     }
 
     /// The head index of the next avail entry (which is then taken).
@@ -445,16 +542,33 @@ impl RingState {
         frame: &[u8],
     ) -> Result<(), Fault> {
         const MAX_BUFS: usize = 64;
-        let mut avail = self.pending(mem, l)?;
+        let mut avail = if self.known > 0 {
+            self.known
+        } else {
+            self.pending(mem, l)?
+        };
         let start = *self;
         let total = hdr_len + frame.len();
         let mut done = 0usize;
-        let mut used: [(u16, u32); MAX_BUFS] = [(0, 0); MAX_BUFS];
+        // Used entries are written as buffers are filled: the guest sees
+        // none of them until `flush` publishes the used index, so a
+        // failure only has to rewind the indices (no array of entries to
+        // zero per frame: that was 64 stores a frame).
         let mut n = 0usize;
         // Where the header's num_buffers field went (it may straddle two
         // descriptors in a hostile layout).
         let mut nb_at: [Option<u64>; 2] = [None, None];
         while done < total {
+            if avail == 0 && n < MAX_BUFS {
+                // What was known ran out: look at the index again.
+                avail = match self.pending(mem, l) {
+                    Ok(a) => a,
+                    Err(f) => {
+                        *self = start;
+                        return Err(f);
+                    }
+                };
+            }
             if avail == 0 || n == MAX_BUFS || (!mergeable && n == 1) {
                 *self = start;
                 return Err(if n > 0 && !mergeable {
@@ -473,7 +587,7 @@ impl RingState {
             };
             match write_rx_chain(mem, l, head, hdr_len, frame, done, &mut nb_at) {
                 Ok(w) => {
-                    used[n] = (head, w as u32);
+                    self.put_used(mem, l, head, w as u32);
                     n += 1;
                     done += w;
                 }
@@ -496,9 +610,7 @@ impl RingState {
                 }
             }
         }
-        for &(id, len) in &used[..n] {
-            self.put_used(mem, l, id, len);
-        }
+        self.known = avail;
         Ok(())
     }
 }
