@@ -189,3 +189,41 @@ fn the_ndr_search_converges_on_a_sink_that_drops_above_a_set_rate() {
     let lat = row.latency.expect("a latency trial");
     assert!(lat.samples > 0 && lat.p50_us <= lat.p99_us && lat.p99_us <= lat.max_us);
 }
+
+/// Frames sent with AF_XDP or AF_PACKET on one end of a fresh veth pair
+/// arrive, counted exactly, at the other end (as root).
+#[test]
+fn host_endpoints_send_and_receive_across_a_veth_pair() {
+    for kind in ["afxdp", "afpacket"] {
+        let pair = rvs_bench::switches::VethPair::new().expect("a veth pair");
+        let open = |dev: &str| match kind {
+            "afxdp" => Endpoint::afxdp(dev),
+            _ => Endpoint::afpacket(dev),
+        };
+        let mut tx = open(&pair.gen_end).expect("the transmit endpoint");
+        let mut rx = open(&pair.switch_end.name).expect("the receive endpoint");
+        let mut b = FrameBuilder::new(&TrafficSpec {
+            flows: 100,
+            ..TrafficSpec::default()
+        })
+        .unwrap();
+        let r = trial::run(
+            &mut tx,
+            &mut rx,
+            &mut b,
+            9,
+            &TrialConfig {
+                // Slow enough that no socket ring overflows on a busy machine.
+                rate_pps: Some(20_000.0),
+                duration: Duration::from_secs(30),
+                count: Some(5_000),
+                latency: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.sent, 5_000, "{kind}: {r:?}");
+        assert_eq!(r.received, 5_000, "{kind}: {r:?}");
+        assert_eq!(r.reordered, 0, "{kind}");
+        assert!(r.latency.count() == 5_000 && r.latency.max() > 0, "{kind}");
+    }
+}
