@@ -190,6 +190,27 @@ pub fn sibling(name: &str) -> Result<PathBuf> {
 pub const OVS_VSWITCHD_DPDK: &str = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk";
 pub const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
+/// Starts an Open vSwitch daemon with its control socket and log as
+/// `<dir>/<name>.ctl` and `<dir>/<name>.log`, in its own process group (a
+/// Ctrl-C reaches only us; `Drop` stops it in order).
+fn spawn_daemon(c: &mut Command, dir: &Path, name: &str) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    c.arg(format!(
+        "--unixctl={}",
+        dir.join(format!("{name}.ctl")).display()
+    ))
+    .arg(format!(
+        "--log-file={}",
+        dir.join(format!("{name}.log")).display()
+    ))
+    .arg("--no-chdir")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .process_group(0)
+    .spawn()
+}
+
 /// The interface names and the `Interface` settings of the two ports,
 /// for a switch whose vhost-user client type is `vhost_type`.
 fn port_settings(ports: &Ports, vhost_type: &str) -> [(String, Vec<String>); 2] {
@@ -307,24 +328,10 @@ impl OvsDpdk {
         run_cmd(&mut c)?;
         let mut c = Command::new("ovsdb-server");
         o.env(&mut c);
-        use std::os::unix::process::CommandExt;
+        c.arg(&conf)
+            .arg(format!("--remote=punix:{}", d.join("db.sock").display()));
         o.ovsdb = Some(
-            c.arg(&conf)
-                .arg(format!("--remote=punix:{}", d.join("db.sock").display()))
-                .arg(format!(
-                    "--unixctl={}",
-                    d.join("ovsdb-server.ctl").display()
-                ))
-                .arg(format!(
-                    "--log-file={}",
-                    d.join("ovsdb-server.log").display()
-                ))
-                .arg("--no-chdir")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
+            spawn_daemon(&mut c, &d, "ovsdb-server")
                 .context("cannot run ovsdb-server: install Debian's openvswitch-switch")?,
         );
         let t0 = Instant::now();
@@ -354,22 +361,9 @@ impl OvsDpdk {
         ])?;
         let mut c = Command::new(OVS_VSWITCHD_DPDK);
         o.env(&mut c);
+        c.arg(o.db());
         o.vswitchd = Some(
-            c.arg(o.db())
-                .arg(format!(
-                    "--unixctl={}",
-                    d.join("ovs-vswitchd.ctl").display()
-                ))
-                .arg(format!(
-                    "--log-file={}",
-                    d.join("ovs-vswitchd.log").display()
-                ))
-                .arg("--no-chdir")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
+            spawn_daemon(&mut c, &d, "ovs-vswitchd")
                 .with_context(|| format!("cannot run {OVS_VSWITCHD_DPDK}"))?,
         );
         // add-br waits (--timeout=60) until ovs-vswitchd has initialised
