@@ -1181,6 +1181,12 @@ impl ActionParser<'_, '_, '_> {
             _ => {
                 if tok.value.is_none() {
                     if let Some(port) = self.parser.port(tok.key) {
+                        // A bare port is `output:PORT`, with its limits
+                        // (0xffff is ANY once widened to 32 bits);
+                        // ovs-ofctl calls those an unknown action.
+                        if port == PortNo::ANY || port == PortNo::TABLE {
+                            return Err(tok.error(format!("unknown action {}", tok.key)));
+                        }
                         out.push(Action::output(port));
                         return Ok(());
                     }
@@ -2166,6 +2172,7 @@ mod tests {
         ("priority=70000,actions=drop", FlowMode::Add, "invalid priority \"70000\"", "priority=70000", 0),
         ("ip,actions=foo:1", FlowMode::Add, "unknown action foo", "foo:1", 11),
         ("actions=output:abc", FlowMode::Add, "abc: output to unknown port", "output:abc", 8),
+        ("actions=0xffff", FlowMode::Add, "unknown action 0xffff", "0xffff", 8),
         ("dl_src=zz,actions=drop", FlowMode::Add, "zz: invalid Ethernet address", "dl_src=zz", 0),
         ("tcp,dl_dst=1:2:3,actions=drop", FlowMode::Add, "1:2:3: invalid Ethernet address", "dl_dst=1:2:3", 4),
         ("cookie=0x5/0xff,actions=drop", FlowMode::Add, "flow additions cannot use a cookie mask", "cookie=0x5/0xff", 0),
