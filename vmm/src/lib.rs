@@ -26,7 +26,10 @@
 //! Errors: one [`Error`] for the crate (memory errors inside it), whose
 //! messages say what to check. The data path returns counts, not errors.
 
+pub mod devices;
 pub mod error;
+pub mod guest;
+pub mod kvm;
 pub mod memory;
 pub mod net;
 pub mod vhost_user;

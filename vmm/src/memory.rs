@@ -156,6 +156,34 @@ impl GuestMemory {
         })
     }
 
+    /// Copies `data` into guest memory at `gpa`; false (nothing written)
+    /// when the range is not inside one region.
+    pub fn write(&self, gpa: u64, data: &[u8]) -> bool {
+        match self.host_ptr(gpa, data.len()) {
+            Some(p) => {
+                // SAFETY: `p..p + data.len()` lies in a live shared mapping
+                // (checked by `host_ptr`), which is never handed out as a
+                // Rust reference; `data` cannot overlap it.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copies guest memory at `gpa` into `out`; false when the range is not
+    /// inside one region.
+    pub fn read(&self, gpa: u64, out: &mut [u8]) -> bool {
+        match self.host_ptr(gpa, out.len()) {
+            Some(p) => {
+                // SAFETY: as in `write`, the other way round.
+                unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), out.len()) };
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The address announced in the memory table for `gpa` (the host
     /// address of our own mapping), if `[gpa, gpa + len)` lies inside one
     /// region.

@@ -1,0 +1,414 @@
+//! The virtual machine: KVM, guest memory, one vCPU, and the loop that
+//! runs it and hands its port I/O exits to the devices.
+//!
+//! Memory is a [`GuestMemory`] (memfds mapped shared) registered with KVM
+//! as memory slots, so that a vhost-user backend can map the same pages.
+//! The VM has KVM's in-kernel interrupt controllers and PIT, the CPUID KVM
+//! supports, and a TSS address below 4 GiB.
+//!
+//! Boot state for flat images ([`Vm::boot_flat`]): 64-bit mode with
+//! identity-mapped page tables for the first 4 GiB (2 MiB pages), a GDT
+//! at [`layout::GDT`], the stack below [`layout::STACK_TOP`]. The image
+//! runs at privilege level 3 with IOPL 3 (port I/O allowed): on the
+//! development machines' nested PVM KVM, privilege-level-0 code is
+//! emulated one instruction at a time and level-3 code runs natively (see
+//! `PVM-NOTES.md`), and nothing a test image does needs level 0.
+
+use crate::memory::{GuestMemory, MemoryError};
+use kvm_bindings::{kvm_pit_config, kvm_regs, kvm_segment, kvm_userspace_memory_region};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// Guest physical addresses of the boot structures.
+pub mod layout {
+    /// The GDT (7 entries).
+    pub const GDT: u64 = 0x500;
+    /// An empty IDT (nothing may fault).
+    pub const IDT: u64 = 0x5a0;
+    /// Boot information for the image (see [`crate::kvm::BootInfo`]).
+    pub const BOOT_INFO: u64 = 0x7000;
+    /// Page tables: PML4, PDPT, then four page directories (4 GiB).
+    pub const PML4: u64 = 0x9000;
+    pub const PDPT: u64 = 0xa000;
+    pub const PD: u64 = 0xb000;
+    /// Where a flat image is loaded and starts.
+    pub const IMAGE: u64 = 0x10000;
+    /// The initial stack pointer (the stack grows down from here).
+    pub const STACK_TOP: u64 = 0x8_0000;
+    /// The least memory a VM gets (boot structures, image, stack).
+    pub const MIN_MEMORY: u64 = 1 << 20;
+}
+
+/// What went wrong setting up or running the VM.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// `/dev/kvm` could not be opened.
+    #[error("cannot open {path}: {source} (is KVM loaded, and may this user open it? `ls -l /dev/kvm`; add the user to group kvm)")]
+    NoKvm {
+        path: PathBuf,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// A KVM call failed.
+    #[error("KVM refused to {what}: {source}")]
+    Kvm {
+        what: &'static str,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// An image or boot information that does not fit the memory.
+    #[error("{0}")]
+    Layout(String),
+    /// The guest did something the VMM cannot go on from.
+    #[error("the guest stopped: {0}")]
+    Guest(String),
+}
+
+fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
+    move |source| VmError::Kvm { what, source }
+}
+
+/// Boot information at [`layout::BOOT_INFO`] for a flat image: a magic
+/// number, then the command line (length-prefixed, at most
+/// [`BootInfo::MAX_CMDLINE`] bytes).
+#[derive(Debug, Clone, Default)]
+pub struct BootInfo {
+    pub cmdline: String,
+}
+
+impl BootInfo {
+    pub const MAGIC: u32 = 0x314d_5652; // "RVM1"
+    pub const MAX_CMDLINE: usize = 1024;
+
+    fn encode(&self) -> Result<Vec<u8>, VmError> {
+        let c = self.cmdline.as_bytes();
+        if c.len() > Self::MAX_CMDLINE {
+            return Err(VmError::Layout(format!(
+                "the command line is {} bytes; at most {} fit",
+                c.len(),
+                Self::MAX_CMDLINE
+            )));
+        }
+        let mut v = Vec::with_capacity(8 + Self::MAX_CMDLINE);
+        v.extend_from_slice(&Self::MAGIC.to_le_bytes());
+        v.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        v.extend_from_slice(c);
+        v.resize(8 + Self::MAX_CMDLINE, 0);
+        Ok(v)
+    }
+}
+
+/// How a guest ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// It wrote this status to the exit port.
+    Exit(u8),
+    /// It asked for a reset (the i8042 command 0xfe, or a triple fault).
+    Reset,
+}
+
+/// What the vCPU loop asks of the devices.
+pub trait PortIo {
+    /// A guest `in` from `port`: fill `data` (1, 2 or 4 bytes).
+    fn read(&mut self, port: u16, data: &mut [u8]);
+    /// A guest `out` to `port`; `Some` ends the run.
+    fn write(&mut self, port: u16, data: &[u8]) -> Option<Stop>;
+}
+
+/// A GDT entry from its flags (access byte in the low 8 bits, flags in
+/// bits 12–15), base and 20-bit limit.
+fn gdt_entry(flags: u16, base: u32, limit: u32) -> u64 {
+    let (flags, base, limit) = (u64::from(flags), u64::from(base), u64::from(limit));
+    ((base & 0xff00_0000) << 32)
+        | ((flags & 0xf0ff) << 40)
+        | ((limit & 0x000f_0000) << 32)
+        | ((base & 0x00ff_ffff) << 16)
+        | (limit & 0x0000_ffff)
+}
+
+/// The KVM segment for GDT entry `index` holding `e`, at privilege `rpl`.
+fn segment(e: u64, index: u16, rpl: u16) -> kvm_segment {
+    let limit = ((e & 0xffff) | ((e >> 32) & 0xf_0000)) as u32;
+    let g = ((e >> 55) & 1) as u8;
+    kvm_segment {
+        base: ((e >> 16) & 0xff_ffff) | ((e >> 32) & 0xff00_0000),
+        limit: if g == 1 { (limit << 12) | 0xfff } else { limit },
+        selector: (index * 8) | rpl,
+        type_: ((e >> 40) & 0xf) as u8,
+        present: ((e >> 47) & 1) as u8,
+        dpl: ((e >> 45) & 3) as u8,
+        db: ((e >> 54) & 1) as u8,
+        s: ((e >> 44) & 1) as u8,
+        l: ((e >> 53) & 1) as u8,
+        g,
+        avl: ((e >> 52) & 1) as u8,
+        unusable: 0,
+        padding: 0,
+    }
+}
+
+/// A VM with one vCPU.
+#[derive(Debug)]
+pub struct Vm {
+    _kvm: Kvm,
+    vm: VmFd,
+    vcpu: VcpuFd,
+    mem: GuestMemory,
+    exits: u64,
+}
+
+impl Vm {
+    /// A VM with `memory` bytes of RAM from guest address 0, through the
+    /// KVM device at `kvm_path` (normally `/dev/kvm`).
+    pub fn new(kvm_path: &Path, memory: u64) -> Result<Vm, VmError> {
+        if memory < layout::MIN_MEMORY {
+            return Err(VmError::Layout(format!(
+                "{memory} bytes of memory is too little: at least {} MiB",
+                layout::MIN_MEMORY >> 20
+            )));
+        }
+        let c = CString::new(kvm_path.as_os_str().as_encoded_bytes())
+            .map_err(|_| VmError::Layout(format!("{} is not a usable path", kvm_path.display())))?;
+        let kvm = Kvm::new_with_path(&c).map_err(|source| VmError::NoKvm {
+            path: kvm_path.to_path_buf(),
+            source,
+        })?;
+        let vm = kvm.create_vm().map_err(kvm_err("create a VM"))?;
+        vm.set_tss_address(0xfffb_d000)
+            .map_err(kvm_err("set the TSS address"))?;
+        vm.create_irq_chip()
+            .map_err(kvm_err("create the interrupt controllers"))?;
+        vm.create_pit2(kvm_pit_config::default())
+            .map_err(kvm_err("create the PIT"))?;
+        let mem = GuestMemory::new(&[(0, memory)])?;
+        for (slot, r) in mem.regions().iter().enumerate() {
+            let region = kvm_userspace_memory_region {
+                slot: slot as u32,
+                flags: 0,
+                guest_phys_addr: r.gpa,
+                memory_size: r.size,
+                userspace_addr: r.host,
+            };
+            // SAFETY: the region's mapping lives as long as `mem`, which
+            // the VM owns and drops after the VM file descriptor (fields
+            // drop in order: `vm` before `mem`).
+            unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("map guest memory"))?;
+        }
+        let vcpu = vm.create_vcpu(0).map_err(kvm_err("create a vCPU"))?;
+        let cpuid = kvm
+            .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+            .map_err(kvm_err("report its CPUID"))?;
+        vcpu.set_cpuid2(&cpuid)
+            .map_err(kvm_err("set the vCPU's CPUID"))?;
+        Ok(Vm {
+            _kvm: kvm,
+            vm,
+            vcpu,
+            mem,
+            exits: 0,
+        })
+    }
+
+    /// The guest's memory.
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// The KVM VM (for ioeventfds, irqfds, more memory).
+    pub fn fd(&self) -> &VmFd {
+        &self.vm
+    }
+
+    /// Exits handled so far.
+    pub fn exits(&self) -> u64 {
+        self.exits
+    }
+
+    fn put(&self, gpa: u64, data: &[u8], what: &str) -> Result<(), VmError> {
+        if self.mem.write(gpa, data) {
+            Ok(())
+        } else {
+            Err(VmError::Layout(format!(
+                "{what} ({} bytes at {gpa:#x}) does not fit the guest's memory",
+                data.len()
+            )))
+        }
+    }
+
+    /// Loads a flat `image` at [`layout::IMAGE`], writes `info`, and sets
+    /// the vCPU up to start it in 64-bit mode at privilege level 3.
+    pub fn boot_flat(&mut self, image: &[u8], info: &BootInfo) -> Result<(), VmError> {
+        if layout::IMAGE + image.len() as u64 > layout::STACK_TOP - 0x1000 {
+            return Err(VmError::Layout(format!(
+                "the image is {} bytes; at most {} fit below the stack",
+                image.len(),
+                layout::STACK_TOP - 0x1000 - layout::IMAGE
+            )));
+        }
+        self.put(layout::IMAGE, image, "the image")?;
+        self.put(layout::BOOT_INFO, &info.encode()?, "the boot information")?;
+        // GDT: null, kernel code/data, a TSS, unused, user code/data.
+        let gdt = [
+            0,
+            gdt_entry(0xa09b, 0, 0xfffff),
+            gdt_entry(0xc093, 0, 0xfffff),
+            gdt_entry(0x808b, 0, 0xfffff),
+            0,
+            gdt_entry(0xa0fb, 0, 0xfffff),
+            gdt_entry(0xc0f3, 0, 0xfffff),
+        ];
+        let bytes: Vec<u8> = gdt.iter().flat_map(|e| e.to_le_bytes()).collect();
+        self.put(layout::GDT, &bytes, "the GDT")?;
+        self.put(layout::IDT, &[0u8; 8], "the IDT")?;
+        // Identity map 4 GiB with 2 MiB pages, user-accessible (U bit).
+        const P_RW_U: u64 = 0x7;
+        const PS: u64 = 0x80;
+        self.put(
+            layout::PML4,
+            &(layout::PDPT | P_RW_U).to_le_bytes(),
+            "the PML4",
+        )?;
+        for i in 0..4u64 {
+            let pd = layout::PD + 0x1000 * i;
+            self.put(
+                layout::PDPT + 8 * i,
+                &(pd | P_RW_U).to_le_bytes(),
+                "the PDPT",
+            )?;
+            let entries: Vec<u8> = (0..512u64)
+                .flat_map(|j| (((i << 30) | (j << 21)) | PS | P_RW_U).to_le_bytes())
+                .collect();
+            self.put(pd, &entries, "a page directory")?;
+        }
+        let mut sregs = self.vcpu.get_sregs().map_err(kvm_err("read sregs"))?;
+        sregs.gdt.base = layout::GDT;
+        sregs.gdt.limit = (gdt.len() * 8 - 1) as u16;
+        sregs.idt.base = layout::IDT;
+        sregs.idt.limit = 7;
+        let code = segment(gdt[5], 5, 3);
+        let data = segment(gdt[6], 6, 3);
+        sregs.cs = code;
+        sregs.ds = data;
+        sregs.es = data;
+        sregs.fs = data;
+        sregs.gs = data;
+        sregs.ss = data;
+        sregs.tr = segment(gdt[3], 3, 0);
+        sregs.cr3 = layout::PML4;
+        sregs.cr4 |= 0x20 | 0x600; // PAE, OSFXSR, OSXMMEXCPT
+        sregs.cr0 |= 0x8000_0001; // PG, PE
+        sregs.efer |= 0x500; // LME, LMA
+        self.vcpu
+            .set_sregs(&sregs)
+            .map_err(kvm_err("set the boot sregs"))?;
+        let regs = kvm_regs {
+            rip: layout::IMAGE,
+            rsp: layout::STACK_TOP,
+            rbp: layout::STACK_TOP,
+            rflags: 0x3002, // IOPL 3, the reserved bit
+            ..Default::default()
+        };
+        self.vcpu
+            .set_regs(&regs)
+            .map_err(kvm_err("set the boot registers"))?;
+        Ok(())
+    }
+
+    /// Runs the vCPU until the guest stops, handing port I/O to `io`.
+    pub fn run(&mut self, io: &mut dyn PortIo) -> Result<Stop, VmError> {
+        loop {
+            let exit = self.vcpu.run();
+            self.exits += 1;
+            match exit {
+                Ok(VcpuExit::IoOut(port, data)) => {
+                    if let Some(stop) = io.write(port, data) {
+                        return Ok(stop);
+                    }
+                }
+                Ok(VcpuExit::IoIn(port, data)) => io.read(port, data),
+                Ok(VcpuExit::MmioRead(_, data)) => data.fill(0xff),
+                Ok(VcpuExit::MmioWrite(..)) => {}
+                Ok(VcpuExit::Shutdown) => return Ok(Stop::Reset),
+                Ok(VcpuExit::Hlt) => {
+                    return Err(VmError::Guest("it halted with interrupts off (hlt)".into()))
+                }
+                Ok(VcpuExit::InternalError) => {
+                    let rip = self.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
+                    return Err(VmError::Guest(format!(
+                        "KVM could not emulate an instruction at {rip:#x} (on nested PVM, many \
+                         instructions at privilege level 0 cannot be emulated)"
+                    )));
+                }
+                Ok(VcpuExit::FailEntry(reason, _)) => {
+                    return Err(VmError::Guest(format!(
+                        "KVM could not enter the guest (hardware reason {reason:#x})"
+                    )))
+                }
+                Ok(VcpuExit::SystemEvent(kind, _)) => {
+                    return Ok(if kind == kvm_bindings::KVM_SYSTEM_EVENT_RESET {
+                        Stop::Reset
+                    } else {
+                        Stop::Exit(0)
+                    })
+                }
+                Ok(VcpuExit::Intr) => {}
+                Ok(other) => {
+                    return Err(VmError::Guest(format!("unexpected exit {other:?}")));
+                }
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {}
+                Err(source) => {
+                    return Err(VmError::Kvm {
+                        what: "run the vCPU",
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gdt_entries_decode_to_the_segments_they_describe() {
+        let code = gdt_entry(0xa0fb, 0, 0xfffff);
+        assert_eq!(code, 0x00af_fb00_0000_ffff);
+        let s = segment(code, 5, 3);
+        assert_eq!(
+            (s.selector, s.type_, s.dpl, s.l, s.db, s.s, s.present, s.g),
+            (0x2b, 0xb, 3, 1, 0, 1, 1, 1)
+        );
+        assert_eq!(s.limit, 0xffff_ffff);
+        let data = gdt_entry(0xc0f3, 0, 0xfffff);
+        assert_eq!(data, 0x00cf_f300_0000_ffff);
+        let d = segment(data, 6, 3);
+        assert_eq!((d.selector, d.type_, d.db, d.l), (0x33, 3, 1, 0));
+        assert_eq!(gdt_entry(0xa09b, 0, 0xfffff), 0x00af_9b00_0000_ffff);
+    }
+
+    #[test]
+    fn boot_information_carries_the_command_line() {
+        let b = BootInfo {
+            cmdline: "ip=10.0.0.3/24".into(),
+        }
+        .encode()
+        .unwrap();
+        assert_eq!(b.len(), 8 + BootInfo::MAX_CMDLINE);
+        assert_eq!(&b[0..4], b"RVM1");
+        assert_eq!(u32::from_le_bytes([b[4], b[5], b[6], b[7]]), 14);
+        assert_eq!(&b[8..22], b"ip=10.0.0.3/24");
+        let long = BootInfo {
+            cmdline: "x".repeat(2000),
+        };
+        assert!(long
+            .encode()
+            .unwrap_err()
+            .to_string()
+            .contains("at most 1024"));
+    }
+}
