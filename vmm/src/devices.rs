@@ -39,6 +39,17 @@ pub trait PciFunction: Send {
     fn config_read(&mut self, reg: u16) -> u32;
     /// Writes `data` at `reg + offset` (`offset` + len within the dword).
     fn config_write(&mut self, reg: u16, offset: u16, data: &[u8]);
+    /// The memory BAR (address, size) whose accesses come to
+    /// [`PciFunction::bar_read`] and [`PciFunction::bar_write`].
+    fn bar(&self) -> Option<(u64, u64)> {
+        None
+    }
+    /// A read at `offset` into the BAR.
+    fn bar_read(&mut self, _offset: u64, data: &mut [u8]) {
+        data.fill(0xff);
+    }
+    /// A write at `offset` into the BAR.
+    fn bar_write(&mut self, _offset: u64, _data: &[u8]) {}
 }
 
 /// The host bridge at 00:00.0 (Intel's 440FX ids, as QEMU's `pc`
@@ -117,6 +128,37 @@ impl PciBus {
         let bytes = v.to_le_bytes();
         for (i, b) in data.iter_mut().enumerate() {
             *b = bytes.get(usize::from(offset) + i).copied().unwrap_or(0xff);
+        }
+    }
+
+    /// The function whose BAR holds `addr`, and the offset into it.
+    fn bar_at(&mut self, addr: u64, len: usize) -> Option<(&mut Box<dyn PciFunction>, u64)> {
+        self.slots.iter_mut().flatten().find_map(|f| {
+            let (base, size) = f.bar()?;
+            let off = addr.checked_sub(base)?;
+            (off.checked_add(len as u64)? <= size).then_some((f, off))
+        })
+    }
+
+    /// A guest read of memory at `addr`: false when no BAR holds it.
+    pub fn mmio_read(&mut self, addr: u64, data: &mut [u8]) -> bool {
+        match self.bar_at(addr, data.len()) {
+            Some((f, off)) => {
+                f.bar_read(off, data);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A guest write of memory at `addr`: false when no BAR holds it.
+    pub fn mmio_write(&mut self, addr: u64, data: &[u8]) -> bool {
+        match self.bar_at(addr, data.len()) {
+            Some((f, off)) => {
+                f.bar_write(off, data);
+                true
+            }
+            None => false,
         }
     }
 
@@ -200,6 +242,19 @@ impl<W: Write> PortIo for Platform<W> {
             _ => self.unhandled += 1,
         }
         None
+    }
+
+    fn mmio_read(&mut self, addr: u64, data: &mut [u8]) {
+        if !self.pci.mmio_read(addr, data) {
+            self.unhandled += 1;
+            data.fill(0xff);
+        }
+    }
+
+    fn mmio_write(&mut self, addr: u64, data: &[u8]) {
+        if !self.pci.mmio_write(addr, data) {
+            self.unhandled += 1;
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use kvm_bindings::{kvm_pit_config, kvm_regs, kvm_segment, kvm_userspace_memory_r
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Guest physical addresses of the boot structures.
 pub mod layout {
@@ -116,6 +117,10 @@ pub trait PortIo {
     fn read(&mut self, port: u16, data: &mut [u8]);
     /// A guest `out` to `port`; `Some` ends the run.
     fn write(&mut self, port: u16, data: &[u8]) -> Option<Stop>;
+    /// A guest read of `addr`, where no memory is.
+    fn mmio_read(&mut self, addr: u64, data: &mut [u8]);
+    /// A guest write of `addr`, where no memory is.
+    fn mmio_write(&mut self, addr: u64, data: &[u8]);
 }
 
 /// A GDT entry from its flags (access byte in the low 8 bits, flags in
@@ -156,7 +161,7 @@ pub struct Vm {
     _kvm: Kvm,
     vm: VmFd,
     vcpu: VcpuFd,
-    mem: GuestMemory,
+    mem: Arc<GuestMemory>,
     exits: u64,
 }
 
@@ -183,7 +188,7 @@ impl Vm {
             .map_err(kvm_err("create the interrupt controllers"))?;
         vm.create_pit2(kvm_pit_config::default())
             .map_err(kvm_err("create the PIT"))?;
-        let mem = GuestMemory::new(&[(0, memory)])?;
+        let mem = Arc::new(GuestMemory::new(&[(0, memory)])?);
         for (slot, r) in mem.regions().iter().enumerate() {
             let region = kvm_userspace_memory_region {
                 slot: slot as u32,
@@ -212,8 +217,8 @@ impl Vm {
         })
     }
 
-    /// The guest's memory.
-    pub fn memory(&self) -> &GuestMemory {
+    /// The guest's memory (shared with vhost-user devices).
+    pub fn memory(&self) -> &Arc<GuestMemory> {
         &self.mem
     }
 
@@ -306,7 +311,10 @@ impl Vm {
             .map_err(kvm_err("set the boot sregs"))?;
         let regs = kvm_regs {
             rip: layout::IMAGE,
-            rsp: layout::STACK_TOP,
+            // As just after a call (the ABI's alignment at a function's
+            // entry: rsp + 8 a multiple of 16), so that the image's aligned
+            // SSE stack stores do not fault.
+            rsp: layout::STACK_TOP - 8,
             rbp: layout::STACK_TOP,
             rflags: 0x3002, // IOPL 3, the reserved bit
             ..Default::default()
@@ -329,8 +337,8 @@ impl Vm {
                     }
                 }
                 Ok(VcpuExit::IoIn(port, data)) => io.read(port, data),
-                Ok(VcpuExit::MmioRead(_, data)) => data.fill(0xff),
-                Ok(VcpuExit::MmioWrite(..)) => {}
+                Ok(VcpuExit::MmioRead(addr, data)) => io.mmio_read(addr, data),
+                Ok(VcpuExit::MmioWrite(addr, data)) => io.mmio_write(addr, data),
                 Ok(VcpuExit::Shutdown) => return Ok(Stop::Reset),
                 Ok(VcpuExit::Hlt) => {
                     return Err(VmError::Guest("it halted with interrupts off (hlt)".into()))

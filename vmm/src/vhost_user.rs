@@ -207,11 +207,20 @@ impl VhostUserNet {
     /// protocol features REPLY_ACK, CONFIG and MQ as far as offered.
     /// Returns the agreed virtio features.
     pub fn negotiate(&mut self, wanted: u64) -> Result<u64, Error> {
+        let offered = self.open()?;
+        let agreed = (wanted & offered) | (offered & F_VERSION_1);
+        self.set_features(agreed)?;
+        Ok(agreed)
+    }
+
+    /// The first half of [`Self::negotiate`], for a VMM whose guest
+    /// chooses the features: SET_OWNER, GET_FEATURES, and the protocol
+    /// features when offered. Returns the backend's virtio features.
+    pub fn open(&mut self) -> Result<u64, Error> {
         self.request("SET_OWNER", |fe| fe.set_owner())?;
         let offered = self.request("GET_FEATURES", |fe| fe.get_features())?;
         self.offered = offered;
-        let agreed = (wanted & offered) | (offered & F_VERSION_1);
-        if agreed & F_PROTOCOL_FEATURES != 0 {
+        if offered & F_PROTOCOL_FEATURES != 0 {
             let pf = self.request("GET_PROTOCOL_FEATURES", |fe| fe.get_protocol_features())?;
             let pf = pf & wanted_protocol();
             self.request("SET_PROTOCOL_FEATURES", |fe| fe.set_protocol_features(pf))?;
@@ -220,9 +229,16 @@ impl VhostUserNet {
                 self.fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
             }
         }
+        Ok(offered)
+    }
+
+    /// SET_FEATURES with `features` (a subset of what [`Self::open`]
+    /// returned; PROTOCOL_FEATURES is added when the backend offered it).
+    pub fn set_features(&mut self, features: u64) -> Result<(), Error> {
+        let agreed = (features & self.offered) | (self.offered & F_PROTOCOL_FEATURES);
         self.request("SET_FEATURES", |fe| fe.set_features(agreed))?;
         self.features = agreed;
-        Ok(agreed)
+        Ok(())
     }
 
     /// The virtio features the backend offered (after [`Self::negotiate`]).

@@ -13,6 +13,19 @@ fn vmm(args: &[&str]) -> Output {
 
 #[test]
 fn the_test_guest_boots_prints_its_command_line_and_pci_bus_and_exits_0() {
+    let out = vmm(&["run", "--test-guest", "--cmdline", "console=ttyS0 hello"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout,
+        "rvs test guest\ncmdline: console=ttyS0 hello\npci 00:00.0 8086:1237\nOK\n"
+    );
+    assert!(stderr.contains("exited with status 0"), "{stderr}");
+}
+
+#[test]
+fn an_echo_without_a_nic_fails_with_status_1() {
     let out = vmm(&[
         "run",
         "--test-guest",
@@ -20,13 +33,19 @@ fn the_test_guest_boots_prints_its_command_line_and_pci_bus_and_exits_0() {
         "ip=10.0.0.3/24 echo=10.0.0.1:7",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert_eq!(
-        stdout,
-        "rvs test guest\ncmdline: ip=10.0.0.3/24 echo=10.0.0.1:7\npci 00:00.0 8086:1237\nOK\n"
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with("ECHO FAIL no virtio-net device on PCI bus 0\n"),
+        "{stdout}"
     );
-    assert!(stderr.contains("exited with status 0"), "{stderr}");
+    let out = vmm(&[
+        "run",
+        "--test-guest",
+        "--cmdline",
+        "ip=10.0.0.300/24 echo=10.0.0.1:7",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ECHO FAIL bad ip="));
 }
 
 #[test]
