@@ -5,7 +5,8 @@
 //!
 //! Each test has its own daemon, bridge, namespace and sockets.
 
-use rvs_tests::{unique_name, workspace_bin, Veth, Vswitchd};
+use rvs_tests::{unique_name, workspace_bin, TempDir, Veth, Vswitchd};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn vmm(args: &[&str]) -> Output {
@@ -13,6 +14,41 @@ fn vmm(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run rvs-vmm")
+}
+
+/// rvs-vmm with its state and run directories in `dir` and the switch's
+/// database as the default.
+fn vmm_in(dir: &Path, switch_rundir: &Path, args: &[&str]) -> Output {
+    Command::new(workspace_bin("rvs-vmm", "rvs-vmm"))
+        .env("RVS_VMM_DIR", dir.join("state"))
+        .env("RVS_VMM_RUNDIR", dir.join("run"))
+        .env("RVS_RUNDIR", switch_rundir)
+        .args(args)
+        .output()
+        .expect("run rvs-vmm")
+}
+
+/// A bridge with the host's veth end as an AF_PACKET port.
+fn host_bridge(sw: &Vswitchd, host: &Veth) -> String {
+    let br = unique_name("vb");
+    sw.vsctl(&[
+        "add-br",
+        &br,
+        "--",
+        "add-port",
+        &br,
+        &host.host,
+        "--",
+        "set",
+        "Interface",
+        &host.host,
+        "type=afpacket",
+    ]);
+    br
+}
+
+fn ports(sw: &Vswitchd, br: &str) -> String {
+    sw.vsctl(&["list-ports", br])
 }
 
 /// A bridge with the host's veth end (AF_PACKET) and vhost-user server
@@ -67,9 +103,36 @@ fn check_echo(out: &Output, payload: &str, sw: &Vswitchd) {
 }
 
 #[test]
-fn the_test_guest_echoes_through_a_bridge_to_a_namespace_host() {
+fn the_test_guest_on_a_bridge_echoes_with_a_namespace_host() {
     let sw = Vswitchd::start();
     let host = Veth::new("rvm", "10.91.0.1");
+    let _echo = host.udp_echo_server(7);
+    let br = host_bridge(&sw, &host);
+    let dir = TempDir::new("rvmm");
+    let vm = unique_name("vm");
+    let out = vmm_in(
+        dir.path(),
+        sw.rundir(),
+        &[
+            "run",
+            "--test-guest",
+            "--name",
+            &vm,
+            "--net",
+            &format!("bridge={br}"),
+            "--cmdline",
+            "ip=10.91.0.3/24 echo=10.91.0.1:7 payload=through-rvs",
+        ],
+    );
+    check_echo(&out, "through-rvs", &sw);
+    // The port was the VMM's for the VM's life only.
+    assert!(!ports(&sw, &br).contains(&vm), "{}", ports(&sw, &br));
+}
+
+#[test]
+fn a_vhost_user_nic_on_a_switch_socket_echoes_too() {
+    let sw = Vswitchd::start();
+    let host = Veth::new("rvu", "10.95.0.1");
     let _echo = host.udp_echo_server(7);
     let vm = unique_name("vm");
     let socks = bridge(&sw, &host, &[&vm]);
@@ -79,9 +142,9 @@ fn the_test_guest_echoes_through_a_bridge_to_a_namespace_host() {
         "--net",
         &format!("vhost-user={}", socks[0]),
         "--cmdline",
-        "ip=10.91.0.3/24 echo=10.91.0.1:7 payload=through-rvs",
+        "ip=10.95.0.3/24 echo=10.95.0.1:7 payload=vhost-user-socket",
     ]);
-    check_echo(&out, "through-rvs", &sw);
+    check_echo(&out, "vhost-user-socket", &sw);
 }
 
 #[test]
@@ -129,29 +192,152 @@ fn a_missing_backend_socket_is_a_clear_error() {
 fn two_test_guests_on_one_bridge_talk_to_each_other() {
     let sw = Vswitchd::start();
     let host = Veth::new("rv2", "10.93.0.1");
-    let (a, b) = (unique_name("vma"), unique_name("vmb"));
-    let socks = bridge(&sw, &host, &[&a, &b]);
+    let br = host_bridge(&sw, &host);
+    let dir = TempDir::new("rvm2");
     let bin = workspace_bin("rvs-vmm", "rvs-vmm");
     // B answers on port 7; A sends to it (A retries its ARP while B boots).
     let server = Command::new(&bin)
-        .args(["run", "--test-guest", "--net"])
-        .arg(format!("vhost-user={},mac=02:00:00:93:00:04", socks[1]))
+        .env("RVS_VMM_RUNDIR", dir.path().join("run"))
+        .env("RVS_RUNDIR", sw.rundir())
+        .args([
+            "run",
+            "--test-guest",
+            "--name",
+            &unique_name("vmb"),
+            "--net",
+        ])
+        .arg(format!("bridge={br},mac=02:00:00:93:00:04"))
         .args(["--cmdline", "ip=10.93.0.4/24 serve=7"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start guest B");
-    let out = vmm(&[
-        "run",
-        "--test-guest",
-        "--net",
-        &format!("vhost-user={},mac=02:00:00:93:00:03", socks[0]),
-        "--cmdline",
-        "ip=10.93.0.3/24 echo=10.93.0.4:7 payload=guest-to-guest",
-    ]);
+    let out = vmm_in(
+        dir.path(),
+        sw.rundir(),
+        &[
+            "run",
+            "--test-guest",
+            "--name",
+            &unique_name("vma"),
+            "--net",
+            &format!("bridge={br},mac=02:00:00:93:00:03"),
+            "--cmdline",
+            "ip=10.93.0.3/24 echo=10.93.0.4:7 payload=guest-to-guest",
+        ],
+    );
     let served = server.wait_with_output().expect("guest B");
     let b_out = String::from_utf8_lossy(&served.stdout);
     check_echo(&out, "guest-to-guest", &sw);
     assert!(served.status.success(), "guest B:\n{b_out}");
     assert!(b_out.contains("SERVED guest-to-guest"), "guest B:\n{b_out}");
+}
+
+#[test]
+fn a_missing_bridge_is_a_clear_error_and_leaves_nothing() {
+    let sw = Vswitchd::start();
+    let dir = TempDir::new("rvmb");
+    let out = vmm_in(
+        dir.path(),
+        sw.rundir(),
+        &[
+            "run",
+            "--test-guest",
+            "--name",
+            "nb",
+            "--net",
+            "bridge=nosuchbr",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bridge nosuchbr does not exist"), "{err}");
+    assert!(!sw.vsctl(&["show"]).contains("nb-eth0"));
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("run/nb"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_managed_vm_lives_through_a_switch_restart_and_goes_cleanly() {
+    let mut sw = Vswitchd::start();
+    let host = Veth::new("rvl", "10.94.0.1");
+    let br = host_bridge(&sw, &host);
+    let dir = TempDir::new("rvml");
+    let vm = unique_name("lvm");
+    let def = dir.path().join("def.json");
+    std::fs::write(
+        &def,
+        format!(
+            r#"{{"name":"{vm}","test_guest":true,"memory_mib":16,
+                "cmdline":"ip=10.94.0.5/24 serve=7 count=0",
+                "nets":[{{"bridge":"{br}","mac":"02:00:00:94:00:05"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let rundir = sw.rundir().to_path_buf();
+    let ok = |args: &[&str]| {
+        let out = vmm_in(dir.path(), &rundir, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&["define", def.to_str().unwrap()]);
+    // Defining it twice is refused.
+    let again = vmm_in(dir.path(), &rundir, &["define", def.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already defined"));
+    assert!(ok(&["list", "--all"]).contains("shut off"));
+    ok(&["start", &vm]);
+    let list = ok(&["list"]);
+    assert!(list.contains(&vm) && list.contains("running"), "{list}");
+    assert!(ok(&["dominfo", &vm]).contains("State:          running"));
+    let ifl = ok(&["domiflist", &vm]);
+    let port = format!("{vm}-eth0");
+    assert!(
+        ifl.contains(&port) && ifl.contains("02:00:00:94:00:05"),
+        "{ifl}"
+    );
+    // The port is in the database with libvirt's external ids.
+    assert!(ports(&sw, &br).contains(&port), "{}", ports(&sw, &br));
+    let ids = sw.vsctl(&["get", "Interface", &port, "external_ids"]);
+    assert!(
+        ids.contains("attached-mac") && ids.contains("vm-id") && ids.contains("iface-id"),
+        "{ids}"
+    );
+    // The guest answers the host's datagrams.
+    assert!(
+        host.udp_echo("10.94.0.5", 7, 1.0),
+        "no echo from the guest: {}",
+        ok(&["console", &vm])
+    );
+    // The switch restarts; the VM goes on and its NIC comes back.
+    sw.restart();
+    let t0 = std::time::Instant::now();
+    let mut echoed = false;
+    while t0.elapsed() < std::time::Duration::from_secs(20) && !echoed {
+        echoed = host.udp_echo("10.94.0.5", 7, 0.5);
+    }
+    assert!(
+        echoed,
+        "no echo after the switch restarted: {}\n{}",
+        ok(&["console", &vm]),
+        sw.log()
+    );
+    assert!(ok(&["list"]).contains("running"));
+    assert!(ok(&["console", &vm]).contains("SERVED ping"));
+    ok(&["destroy", &vm]);
+    assert!(!ok(&["list"]).contains(&vm));
+    assert!(
+        !ports(&sw, &br).contains(&port),
+        "port left behind: {}",
+        ports(&sw, &br)
+    );
+    let undef = vmm_in(dir.path(), &rundir, &["undefine", &vm]);
+    assert!(undef.status.success());
+    assert!(!ok(&["list", "--all"]).contains(&vm));
 }

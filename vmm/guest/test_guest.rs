@@ -166,13 +166,16 @@ struct Net<'a> {
     peer: [u8; 4],
     port: u16,
     payload: &'a [u8],
-    /// Serve mode: answer datagrams to `port` instead.
+    /// Serve mode: answer datagrams to `port` instead, `count` of them
+    /// (0: for ever).
     serve: bool,
+    count: u32,
 }
 
 fn parse_cmdline(c: &[u8]) -> Result<Option<Net<'_>>, &'static [u8]> {
     let (mut ip, mut echo, mut payload) = (None, None, &b"hello from the rvs test guest"[..]);
     let mut serve = None;
+    let mut count = 1;
     for tok in c.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         if let Some(v) = tok.strip_prefix(b"ip=") {
             let addr = v.split(|&b| b == b'/').next().unwrap_or(v);
@@ -191,6 +194,8 @@ fn parse_cmdline(c: &[u8]) -> Result<Option<Net<'_>>, &'static [u8]> {
                 .filter(|&p| p > 0 && p < 65536)
                 .ok_or(&b"bad serve= port (want serve=PORT)"[..])?;
             serve = Some(p as u16);
+        } else if let Some(v) = tok.strip_prefix(b"count=") {
+            count = parse_u32(v).ok_or(&b"bad count= (want count=N, 0 for ever)"[..])?;
         } else if let Some(v) = tok.strip_prefix(b"payload=") {
             if v.len() > 512 {
                 return Err(b"payload= is longer than 512 bytes");
@@ -205,6 +210,7 @@ fn parse_cmdline(c: &[u8]) -> Result<Option<Net<'_>>, &'static [u8]> {
             port,
             payload,
             serve: false,
+            count,
         })),
         (Some(ip), None, Some(port)) => Ok(Some(Net {
             ip,
@@ -212,6 +218,7 @@ fn parse_cmdline(c: &[u8]) -> Result<Option<Net<'_>>, &'static [u8]> {
             port,
             payload,
             serve: true,
+            count,
         })),
         (None, None, None) => Ok(None),
         _ => Err(b"want ip= with one of echo=HOST:PORT or serve=PORT"),
@@ -535,11 +542,11 @@ fn echo(nic: &mut Nic, net: &Net) -> Result<(), &'static [u8]> {
 
 /// Answers ARP for our address and echoes the first UDP datagram to
 /// `net.port`; its payload's length (the payload is in `seen`).
-fn serve(nic: &mut Nic, net: &Net, seen: &mut [u8; 1600]) -> Result<usize, &'static [u8]> {
+fn serve(nic: &mut Nic, net: &Net, seen: &mut [u8; 1600], forever: bool) -> Result<usize, &'static [u8]> {
     let mut small = [0u8; 60];
     let deadline = rdtsc() + 4 * TRIES as u64 * RETRY_TICKS;
     loop {
-        if rdtsc() > deadline {
+        if !forever && rdtsc() > deadline {
             return Err(b"nobody sent a datagram");
         }
         let mut f = [0u8; 1600];
@@ -648,7 +655,24 @@ pub extern "C" fn _start() -> ! {
     print(b"\n");
     if net.serve {
         let mut seen = [0u8; 1600];
-        match serve(&mut nic, &net, &mut seen) {
+        let mut served = 0u32;
+        while net.count == 0 || served + 1 < net.count {
+            match serve(&mut nic, &net, &mut seen, net.count == 0) {
+                Ok(n) => {
+                    served += 1;
+                    print(b"SERVED ");
+                    print(&seen[..n]);
+                    print(b"\n");
+                }
+                Err(why) => {
+                    print(b"SERVE FAIL ");
+                    print(why);
+                    print(b"\n");
+                    exit(1);
+                }
+            }
+        }
+        match serve(&mut nic, &net, &mut seen, false) {
             Ok(n) => {
                 print(b"SERVED ");
                 print(&seen[..n]);

@@ -30,8 +30,10 @@ pub mod devices;
 pub mod error;
 pub mod guest;
 pub mod kvm;
+pub mod launch;
 pub mod memory;
 pub mod net;
+pub mod switchport;
 pub mod vhost_user;
 pub mod virtio_pci;
 

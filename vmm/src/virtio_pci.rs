@@ -226,9 +226,18 @@ impl VirtioNet {
             if !s.enabled {
                 continue;
             }
-            self.conn.setup_queue(
+            // Where the device is in the ring: 0 on first use; after a
+            // reconnection, the used index the previous backend left.
+            let mut idx = [0u8; 2];
+            let base = if self.mem.read(s.used + 2, &mut idx) {
+                u16::from_le_bytes(idx)
+            } else {
+                0
+            };
+            self.conn.setup_queue_from(
                 q,
                 s.size,
+                base,
                 s.desc,
                 s.avail,
                 s.used,
@@ -236,6 +245,24 @@ impl VirtioNet {
                 &self.calls[q],
             )?;
             self.conn.enable_queue(q, true)?;
+        }
+        Ok(())
+    }
+
+    /// Goes on over a new connection (the switch restarted and connected
+    /// again): the device is handed over again as the driver left it.
+    pub fn reconnect(&mut self, mut conn: VhostUserNet) -> Result<(), Error> {
+        let backend = conn.open()?;
+        let needed = self.driver_features & !F_MAC;
+        self.conn = conn;
+        if self.active {
+            if needed & !backend != 0 {
+                self.status |= status::NEEDS_RESET;
+                return Err(Error::NotOffered {
+                    what: "the features the driver negotiated before",
+                });
+            }
+            self.activate()?;
         }
         Ok(())
     }

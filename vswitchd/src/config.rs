@@ -276,6 +276,25 @@ impl Config {
 }
 
 /// Whether `name` can name a Linux network device.
+/// Whether `name` suits an interface of type `kind`: vhost-user ports
+/// are no kernel devices, so their names may be longer (libvirt names
+/// them after the VM), but a `vhostuser` port's name is also its socket's
+/// file name; every other type needs a valid network device name.
+pub fn valid_port_name(name: &str, kind: &str) -> bool {
+    match kind {
+        "vhostuser" | "vhostuserclient" => {
+            !name.is_empty()
+                && name.len() <= 255
+                && name != "."
+                && name != ".."
+                && !name
+                    .chars()
+                    .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        }
+        _ => valid_netdev_name(name),
+    }
+}
+
 pub fn valid_netdev_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 15
@@ -289,6 +308,18 @@ pub fn valid_netdev_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vhost_user_ports_may_have_long_names_devices_may_not() {
+        let long = "vm-web-frontend-eth0";
+        assert!(!valid_port_name(long, "afxdp"));
+        assert!(!valid_port_name(long, ""));
+        assert!(valid_port_name(long, "vhostuserclient"));
+        assert!(valid_port_name(long, "vhostuser"));
+        assert!(!valid_port_name("a/b", "vhostuser"));
+        assert!(!valid_port_name("..", "vhostuserclient"));
+        assert!(valid_port_name("eth0", "system"));
+    }
 
     #[test]
     fn netdev_names() {

@@ -6,7 +6,7 @@
 //! rings in tests). An interface that cannot be opened gets a sentence in
 //! `Interface.error` and `ofport` -1, and everything else keeps forwarding.
 
-use crate::config::{valid_netdev_name, Config, FailMode, IfaceCfg};
+use crate::config::{valid_netdev_name, valid_port_name, Config, FailMode, IfaceCfg};
 use crate::mac_learning::OfPort;
 use crate::ofproto::{ofpp, FlowTables};
 use crate::pmd::{BridgeSet, PmdCmd, PmdHandle, Shared};
@@ -471,10 +471,14 @@ impl Switch {
                 Err(format!(
                     "bridge name {bridge:?} is not a valid network device name (at most 15 characters, no '/', ':' or spaces)"
                 ))
-            } else if !valid_netdev_name(name) {
-                Err(format!(
-                    "{name:?} is not a valid network device name (at most 15 characters, no '/', ':' or spaces)"
-                ))
+            } else if !valid_port_name(name, &iface.kind) {
+                Err(if iface.kind.starts_with("vhostuser") {
+                    format!("{name:?} is not a valid vhost-user port name (1 to 255 characters, no '/' or spaces)")
+                } else {
+                    format!(
+                        "{name:?} is not a valid network device name (at most 15 characters, no '/', ':' or spaces)"
+                    )
+                })
             } else {
                 factory.open(bridge, iface)
             };

@@ -1,75 +1,22 @@
-//! `rvs-vmm`: the rvs virtual machine monitor.
+//! `rvs-vmm`: the rvs virtual machine monitor — one-shot VMs (`run`) and
+//! managed ones (`define`, `start`, `list`, ... in the manner of virsh).
+//!
+//! Managed VMs: definitions are JSON files in the state directory
+//! (`$RVS_VMM_DIR`, default /var/lib/rvs-vmm); a running VM is a
+//! `rvs-vmm` process of its own with a run directory
+//! (`$RVS_VMM_RUNDIR/<name>`, default /var/run/rvs-vmm/<name>) holding
+//! its control socket, its console log, its NICs' sockets and `info.json`.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use rvs_vmm::devices::Platform;
-use rvs_vmm::guest::TEST_GUEST;
-use rvs_vmm::kvm::{BootInfo, Stop, Vm};
-use rvs_vmm::vhost_user::VhostUserNet;
-use rvs_vmm::virtio_pci::{VirtioNet, BAR_SIZE};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-/// Where the NICs' BARs go: in the 32-bit PCI hole, above any RAM the
-/// test VMs have.
-const BAR_BASE: u64 = 0xe000_0000;
-
-/// One `--net` option.
-#[derive(Debug, Clone)]
-struct NetSpec {
-    socket: PathBuf,
-    mac: [u8; 6],
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut m = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in m.iter_mut() {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(m)
-}
-
-/// `vhost-user=PATH[,mac=MAC]`.
-fn parse_net(s: &str, index: usize) -> Result<NetSpec> {
-    let mut socket = None;
-    let pid = std::process::id();
-    // Locally administered, unique per process and NIC.
-    let mut mac = [
-        0x02,
-        0x72,
-        (pid >> 16) as u8,
-        (pid >> 8) as u8,
-        pid as u8,
-        index as u8,
-    ];
-    for item in s.split(',') {
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
-        match k {
-            "vhost-user" if !v.is_empty() => socket = Some(PathBuf::from(v)),
-            "bridge" => bail!(
-                "--net bridge= (the VMM adding its port to a bridge) is not implemented yet; \
-                 use --net vhost-user=PATH with a type=vhostuser port on the switch"
-            ),
-            "mac" => {
-                mac = parse_mac(v).ok_or_else(|| {
-                    anyhow::anyhow!("--net mac={v}: not a MAC address like 02:00:00:00:00:01")
-                })?;
-                if mac[0] & 1 != 0 {
-                    bail!("--net mac={v} is a multicast address");
-                }
-            }
-            _ => bail!("--net {s:?}: expected vhost-user=PATH[,mac=MAC]"),
-        }
-    }
-    let socket =
-        socket.ok_or_else(|| anyhow::anyhow!("--net {s:?}: expected vhost-user=PATH[,mac=MAC]"))?;
-    Ok(NetSpec { socket, mac })
-}
+use rvs_vmm::kvm::Stop;
+use rvs_vmm::launch::{self, detach_all, NetDef, NicInfo, VmConfig};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -77,15 +24,24 @@ fn parse_net(s: &str, index: usize) -> Result<NetSpec> {
     version,
     about = "A small KVM virtual machine monitor whose NICs are vhost-user ports on rvs",
     long_about = "A small KVM virtual machine monitor whose NICs are vhost-user ports on rvs.\n\n\
-        What works today: `run --test-guest` boots the built-in test guest (a tiny \
-        64-bit program, no Linux kernel) with a serial console, PCI bus 0 and \
-        virtio-net NICs (virtio-pci) whose data path is a vhost-user backend such as an \
-        rvs port. With `--cmdline 'ip=A.B.C.D/N echo=A.B.C.D:PORT'` the guest sends a \
-        UDP datagram to that host and prints ECHO OK when it comes back (exit status 0), \
-        ECHO FAIL otherwise (1). Linux boot, --net bridge= and managed VMs are being built.\n\n\
-        Examples:\n  rvs-vmm run --test-guest\n  rvs-vmm run --test-guest --cmdline 'hello' --memory 32\n  \
-        rvs-vsctl add-port br0 vm1 -- set Interface vm1 type=vhostuser\n  \
-        rvs-vmm run --test-guest --net vhost-user=$RVS_RUNDIR/vm1 --cmdline 'ip=10.0.0.3/24 echo=10.0.0.1:7'"
+        What boots today is the built-in test guest (a tiny 64-bit program, no Linux \
+        kernel): a serial console, PCI bus 0, and virtio-net NICs (virtio-pci) whose data \
+        path is the switch. With `--cmdline 'ip=A.B.C.D/N echo=A.B.C.D:PORT'` the guest \
+        sends a UDP datagram there and prints ECHO OK when it comes back (exit status 0), \
+        ECHO FAIL otherwise (1); `serve=PORT [count=N]` answers datagrams instead. \
+        Linux boot is being built.\n\n\
+        NICs: --net bridge=BR puts the NIC on a switch bridge the libvirt way (the VMM \
+        listens on a vhost-user socket and adds a vhostuserclient port through OVSDB, \
+        removed when the VM ends); --net vhost-user=PATH connects to a backend's socket \
+        (rvs type=vhostuser, Open vSwitch dpdkvhostuser).\n\n\
+        Managed VMs: define FILE, start, list, dominfo, domiflist, console, shutdown, \
+        destroy, undefine. Definitions live in $RVS_VMM_DIR (/var/lib/rvs-vmm), running \
+        VMs in $RVS_VMM_RUNDIR (/var/run/rvs-vmm).\n\n\
+        Examples:\n  rvs-vmm run --test-guest\n  \
+        rvs-vmm run --test-guest --net bridge=br0 --cmdline 'ip=10.0.0.3/24 echo=10.0.0.1:7'\n  \
+        echo '{\"name\":\"vm1\",\"test_guest\":true,\"cmdline\":\"ip=10.0.0.5/24 serve=7 count=0\",\
+        \"nets\":[{\"bridge\":\"br0\"}]}' > vm1.json\n  \
+        rvs-vmm define vm1.json && rvs-vmm start vm1 && rvs-vmm list && rvs-vmm destroy vm1"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -94,8 +50,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Boot a VM with its console on this terminal; the command's exit
-    /// status is the guest's (0 when it reports success).
+    /// Boot a VM with its console on this terminal; the exit status is
+    /// the guest's (0 when it reports success).
     Run {
         /// Boot the built-in test guest.
         #[arg(long)]
@@ -109,16 +65,333 @@ enum Command {
         /// Guest memory in MiB.
         #[arg(long, default_value_t = 16)]
         memory: u64,
-        /// A virtio-net NIC on PCI whose data path is the vhost-user
-        /// backend listening at PATH (rvs: a type=vhostuser port, whose
-        /// socket is <rundir>/<port>; Open vSwitch: dpdkvhostuser):
-        /// vhost-user=PATH[,mac=MAC]. Repeat for more NICs.
+        /// vCPUs (1 today).
+        #[arg(long, default_value_t = 1)]
+        cpus: u32,
+        /// A NIC: bridge=BR[,mac=MAC] or vhost-user=PATH[,mac=MAC]. Repeat
+        /// for more.
         #[arg(long)]
         net: Vec<String>,
+        /// The VM's name (switch ports are NAME-ethN).
+        #[arg(long)]
+        name: Option<String>,
+        /// The switch's database for --net bridge= (default
+        /// unix:$RVS_RUNDIR/db.sock).
+        #[arg(long)]
+        db: Option<String>,
         /// The KVM device.
         #[arg(long, default_value = "/dev/kvm")]
         kvm: PathBuf,
     },
+    /// Store a VM definition (JSON: name, test_guest, cmdline, memory_mib,
+    /// cpus, nets: [{bridge|vhost_user, mac}], db).
+    Define { file: PathBuf },
+    /// Start a defined VM in the background.
+    Start { name: String },
+    /// The running VMs (with --all the defined ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// A VM's state and resources.
+    Dominfo { name: String },
+    /// A VM's NICs.
+    Domiflist { name: String },
+    /// What a VM printed on its serial console.
+    Console { name: String },
+    /// Stop a running VM (its ports are removed).
+    Shutdown { name: String },
+    /// Stop a running VM at once.
+    Destroy { name: String },
+    /// Forget a VM's definition.
+    Undefine { name: String },
+    /// The process of a started VM (used by `start`).
+    #[command(hide = true)]
+    Managed { name: String },
+}
+
+fn state_dir() -> PathBuf {
+    std::env::var_os("RVS_VMM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/rvs-vmm"))
+}
+
+fn run_root() -> PathBuf {
+    std::env::var_os("RVS_VMM_RUNDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/run/rvs-vmm"))
+}
+
+fn definition(name: &str) -> PathBuf {
+    state_dir().join(format!("{name}.json"))
+}
+
+fn run_dir(name: &str) -> PathBuf {
+    run_root().join(name)
+}
+
+fn load(name: &str) -> Result<VmConfig> {
+    let p = definition(name);
+    if !p.exists() {
+        bail!("no VM named {name} is defined (rvs-vmm list --all)");
+    }
+    VmConfig::load(&p)
+}
+
+/// What a running VM tells about itself (`info.json`, and the control
+/// socket's `info`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Info {
+    name: String,
+    pid: u32,
+    started: u64,
+    memory_mib: u64,
+    cpus: u32,
+    db: String,
+    nics: Vec<InfoNic>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InfoNic {
+    kind: String,
+    source: String,
+    port: Option<String>,
+    mac: String,
+}
+
+impl InfoNic {
+    fn of(n: &NicInfo) -> InfoNic {
+        InfoNic {
+            kind: n.kind.to_string(),
+            source: n.source.clone(),
+            port: n.port.clone(),
+            mac: n.mac.clone(),
+        }
+    }
+}
+
+/// Sends `cmd` to a running VM's control socket; its one-line answer.
+fn control(name: &str, cmd: &str) -> Result<String> {
+    let path = run_dir(name).join("control.sock");
+    let mut s = UnixStream::connect(&path).with_context(|| format!("VM {name} is not running"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    writeln!(s, "{cmd}")?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+fn running_info(name: &str) -> Option<Info> {
+    control(name, "info")
+        .ok()
+        .and_then(|l| serde_json::from_str(&l).ok())
+}
+
+fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
+    let dir = run_dir(&cfg.name);
+    let t0 = Instant::now();
+    let machine = launch::build(&cfg, kvm, &dir, Box::new(std::io::stdout()))?;
+    // Ctrl-C or SIGTERM: remove the switch ports, then go.
+    let ports = machine.ports.clone();
+    let cleanup_dir = dir.clone();
+    ctrlc::set_handler(move || {
+        detach_all(&ports);
+        let _ = std::fs::remove_dir_all(&cleanup_dir);
+        std::process::exit(130);
+    })
+    .context("cannot install the signal handler")?;
+    let r = machine.run();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stop = r?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    match stop {
+        Stop::Exit(code) => {
+            eprintln!("rvs-vmm: the guest exited with status {code} ({ms:.1} ms)");
+            std::process::exit(i32::from(code.min(125)));
+        }
+        Stop::Reset => {
+            eprintln!("rvs-vmm: the guest reset the machine; the VM ended ({ms:.1} ms)");
+            Ok(())
+        }
+    }
+}
+
+/// The process of a managed VM: builds it, serves its control socket,
+/// runs it; removes its ports and run directory however it ends.
+fn managed(name: &str) -> Result<()> {
+    let cfg = load(name)?;
+    let dir = run_dir(name);
+    let machine = launch::build(
+        &cfg,
+        Path::new("/dev/kvm"),
+        &dir,
+        Box::new(ConsoleLog::open(&dir)?),
+    )?;
+    let info = Info {
+        name: name.to_string(),
+        pid: std::process::id(),
+        started: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        memory_mib: cfg.memory_mib,
+        cpus: cfg.cpus,
+        db: cfg
+            .db
+            .clone()
+            .unwrap_or_else(rvs_vmm::switchport::default_db),
+        nics: machine.nics.iter().map(InfoNic::of).collect(),
+    };
+    std::fs::write(dir.join("info.json"), serde_json::to_string(&info)?)?;
+    let ports = machine.ports.clone();
+    let end = {
+        let ports = ports.clone();
+        let dir = dir.clone();
+        move |code: i32| -> ! {
+            detach_all(&ports);
+            let _ = std::fs::remove_file(dir.join("control.sock"));
+            let _ = std::fs::remove_file(dir.join("info.json"));
+            std::process::exit(code)
+        }
+    };
+    {
+        let end = end.clone();
+        ctrlc::set_handler(move || end(143)).context("cannot install the signal handler")?;
+    }
+    let sock = dir.join("control.sock");
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock)
+        .with_context(|| format!("cannot listen on {}", sock.display()))?;
+    {
+        let end = end.clone();
+        let info = info.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut line = String::new();
+                let mut r = BufReader::new(&conn);
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut w = &conn;
+                match line.trim() {
+                    "info" => {
+                        let _ = writeln!(w, "{}", serde_json::to_string(&info).unwrap_or_default());
+                    }
+                    "shutdown" | "destroy" => {
+                        let _ = writeln!(w, "ok");
+                        end(0);
+                    }
+                    other => {
+                        let _ = writeln!(w, "error: unknown command {other:?}");
+                    }
+                }
+            }
+        });
+    }
+    let stop = machine.run();
+    match stop {
+        Ok(Stop::Exit(code)) => {
+            eprintln!("rvs-vmm: VM {name}: the guest exited with status {code}");
+            end(i32::from(code.min(125)))
+        }
+        Ok(Stop::Reset) => {
+            eprintln!("rvs-vmm: VM {name}: the guest reset the machine");
+            end(0)
+        }
+        Err(e) => {
+            eprintln!("rvs-vmm: VM {name}: {e:#}");
+            end(1)
+        }
+    }
+}
+
+/// The console of a managed VM: its log file, flushed per write.
+struct ConsoleLog(std::fs::File);
+
+impl ConsoleLog {
+    fn open(dir: &Path) -> Result<ConsoleLog> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("console.log"))
+            .with_context(|| format!("cannot open the console log in {}", dir.display()))?;
+        Ok(ConsoleLog(f))
+    }
+}
+
+impl Write for ConsoleLog {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn start(name: &str) -> Result<()> {
+    let cfg = load(name)?;
+    if running_info(name).is_some() {
+        bail!("VM {name} is already running");
+    }
+    let dir = run_dir(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let log = dir.join("vmm.log");
+    let _ = std::fs::remove_file(dir.join("console.log"));
+    let err = std::fs::File::create(&log)?;
+    use std::os::unix::process::CommandExt;
+    let mut child = Process::new(std::env::current_exe()?)
+        .args(["managed", &cfg.name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the VM's process")?;
+    let t0 = Instant::now();
+    loop {
+        if running_info(name).is_some() {
+            println!("VM {name} started (pid {})", child.id());
+            return Ok(());
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            let why = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_dir_all(&dir);
+            bail!("VM {name} did not start ({st}): {}", why.trim());
+        }
+        if t0.elapsed() > launch::CONNECT_TIMEOUT + Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("VM {name} did not start within {:?}", t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops a running VM: asks it, and kills it (removing its ports from the
+/// switch itself) if it does not go within 5 s.
+fn stop(name: &str) -> Result<()> {
+    let info = running_info(name).ok_or_else(|| anyhow!("VM {name} is not running"))?;
+    let _ = control(name, "destroy");
+    let t0 = Instant::now();
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    while alive(info.pid) && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive(info.pid) {
+        // SAFETY: kill(2) with a pid and a signal number; no memory.
+        unsafe { libc::kill(info.pid as i32, libc::SIGKILL) };
+        // It could not remove its switch ports: do it here.
+        for n in &info.nics {
+            if let Some(port) = &n.port {
+                if let Err(e) = rvs_vmm::switchport::remove_named(&info.db, port) {
+                    eprintln!("rvs-vmm: could not remove switch port {port}: {e}");
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_file(run_dir(name).join("control.sock"));
+    println!("VM {name} stopped");
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -129,72 +402,172 @@ fn main() -> Result<()> {
             kernel,
             cmdline,
             memory,
+            cpus,
             net,
+            name,
+            db,
             kvm,
         } => {
-            if let Some(k) = kernel {
+            if kernel.is_none() && !test_guest {
+                bail!("say what to boot: --test-guest (the built-in test guest)");
+            }
+            if let Some(k) = &kernel {
                 bail!(
                     "booting a Linux kernel ({}) is not implemented yet; --test-guest boots the built-in test guest",
                     k.display()
                 );
-            }
-            if !test_guest {
-                bail!("say what to boot: --test-guest (the built-in test guest)");
             }
             if !(1..=65536).contains(&memory) {
                 bail!("--memory takes MiB between 1 and 65536, not {memory}");
             }
             let nets = net
                 .iter()
-                .enumerate()
-                .map(|(i, n)| parse_net(n, i))
+                .map(|n| NetDef::parse(n))
                 .collect::<Result<Vec<_>>>()?;
-            if nets.len() > 8 {
-                bail!("at most 8 NICs");
-            }
-            if (memory << 20) > BAR_BASE {
+            let cfg = VmConfig {
+                name: name.unwrap_or_else(|| format!("vm{}", std::process::id())),
+                memory_mib: memory,
+                cpus,
+                test_guest,
+                kernel,
+                cmdline,
+                nets,
+                db,
+            };
+            cfg.validate()?;
+            run_one_shot(cfg, &kvm)
+        }
+        Command::Define { file } => {
+            let cfg = VmConfig::load(&file)?;
+            let p = definition(&cfg.name);
+            if p.exists() {
                 bail!(
-                    "--memory above {} MiB would overlap the PCI hole",
-                    BAR_BASE >> 20
+                    "a VM named {} is already defined (rvs-vmm undefine {} first)",
+                    cfg.name,
+                    cfg.name
                 );
             }
-            let t0 = Instant::now();
-            let mut vm = Vm::new(&kvm, memory << 20)?;
-            let mut platform = Platform::new(std::io::stdout());
-            for (i, n) in nets.iter().enumerate() {
-                let conn = VhostUserNet::connect(&n.socket, Duration::from_secs(10))?;
-                let dev = VirtioNet::new(
-                    vm.fd(),
-                    BAR_BASE + i as u64 * BAR_SIZE * 4,
-                    conn,
-                    vm.memory().clone(),
-                    n.mac,
-                )
-                .map_err(|e| anyhow::anyhow!("NIC {} ({}): {e}", i, n.socket.display()))?;
-                if platform.pci.add(Box::new(dev)).is_none() {
-                    bail!("PCI bus 0 is full");
+            std::fs::create_dir_all(state_dir())
+                .with_context(|| format!("cannot create {}", state_dir().display()))?;
+            let tmp = p.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_string_pretty(&cfg)?)?;
+            std::fs::rename(&tmp, &p)?;
+            println!("VM {} defined from {}", cfg.name, file.display());
+            Ok(())
+        }
+        Command::Start { name } => start(&name),
+        Command::Managed { name } => managed(&name),
+        Command::List { all } => {
+            let mut names: Vec<String> = std::fs::read_dir(state_dir())
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| {
+                            let n = e.file_name().to_string_lossy().to_string();
+                            n.strip_suffix(".json").map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            println!("{:<24} {:<10} PID", "Name", "State");
+            for n in names {
+                match running_info(&n) {
+                    Some(i) => println!("{:<24} {:<10} {}", n, "running", i.pid),
+                    None if all => println!("{:<24} {:<10} -", n, "shut off"),
+                    None => {}
                 }
             }
-            vm.boot_flat(
-                TEST_GUEST,
-                &BootInfo {
-                    cmdline: cmdline.clone(),
-                },
-            )?;
-            let stop = vm.run(&mut platform)?;
-            let ms = t0.elapsed().as_secs_f64() * 1e3;
-            match stop {
-                Stop::Exit(code) => {
-                    eprintln!(
-                        "rvs-vmm: the guest exited with status {code} ({} exits, {ms:.1} ms)",
-                        vm.exits()
-                    );
-                    std::process::exit(i32::from(code.min(125)));
+            Ok(())
+        }
+        Command::Dominfo { name } => {
+            let cfg = load(&name)?;
+            let info = running_info(&name);
+            println!("Name:           {}", cfg.name);
+            println!(
+                "State:          {}",
+                if info.is_some() {
+                    "running"
+                } else {
+                    "shut off"
                 }
-                Stop::Reset => {
-                    eprintln!("rvs-vmm: the guest reset the machine; the VM ended ({ms:.1} ms)");
-                }
+            );
+            if let Some(i) = &info {
+                println!("PID:            {}", i.pid);
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                println!("Uptime:         {} s", now.saturating_sub(i.started));
             }
+            println!("CPU(s):         {}", cfg.cpus);
+            println!("Memory:         {} MiB", cfg.memory_mib);
+            println!("NICs:           {}", cfg.nets.len());
+            println!(
+                "Boot:           {}",
+                if cfg.test_guest {
+                    "test guest"
+                } else {
+                    "kernel"
+                }
+            );
+            println!("Command line:   {}", cfg.cmdline);
+            println!("Definition:     {}", definition(&name).display());
+            Ok(())
+        }
+        Command::Domiflist { name } => {
+            let cfg = load(&name)?;
+            let info = running_info(&name);
+            println!(
+                "{:<20} {:<11} {:<24} {:<7} MAC",
+                "Interface", "Type", "Source", "Model"
+            );
+            for (i, d) in cfg.nets.iter().enumerate() {
+                let live = info.as_ref().and_then(|x| x.nics.get(i));
+                let (kind, source) = match (&d.bridge, &d.vhost_user) {
+                    (Some(b), _) => ("bridge", b.clone()),
+                    (_, Some(p)) => ("vhost-user", p.display().to_string()),
+                    _ => ("-", "-".to_string()),
+                };
+                let port = live.and_then(|n| n.port.clone()).unwrap_or_else(|| {
+                    if kind == "bridge" {
+                        launch::port_name(&name, i)
+                    } else {
+                        "-".into()
+                    }
+                });
+                let mac = live.map_or_else(
+                    || {
+                        let m = cfg.mac(i);
+                        format!(
+                            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                            m[0], m[1], m[2], m[3], m[4], m[5]
+                        )
+                    },
+                    |n| n.mac.clone(),
+                );
+                println!("{port:<20} {kind:<11} {source:<24} {:<7} {mac}", "virtio");
+            }
+            Ok(())
+        }
+        Command::Console { name } => {
+            load(&name)?;
+            let p = run_dir(&name).join("console.log");
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("VM {name} has no console log (never started?)"))?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Shutdown { name } | Command::Destroy { name } => {
+            load(&name)?;
+            stop(&name)
+        }
+        Command::Undefine { name } => {
+            load(&name)?;
+            if running_info(&name).is_some() {
+                bail!("VM {name} is running: rvs-vmm destroy {name} first");
+            }
+            std::fs::remove_file(definition(&name))?;
+            let _ = std::fs::remove_dir_all(run_dir(&name));
+            println!("VM {name} undefined");
             Ok(())
         }
     }
