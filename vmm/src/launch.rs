@@ -278,11 +278,12 @@ impl std::fmt::Debug for Machine {
 }
 
 impl Machine {
-    /// Runs the guest to its end, then removes the switch ports.
-    pub fn run(mut self) -> Result<Stop> {
+    /// Runs the guest to its end, then removes the switch ports; how it
+    /// ended and how many exits the VMM handled.
+    pub fn run(mut self) -> Result<(Stop, u64)> {
         let r = self.vm.run(&mut self.platform);
         self.detach();
-        Ok(r?)
+        Ok((r?, self.vm.exits()))
     }
 
     /// Removes the switch ports (also done on drop).

@@ -70,3 +70,73 @@ fn what_cannot_work_gets_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most 1024"));
 }
+
+/// rvs-vmm with its own state and run directories.
+fn vmm_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rvs-vmm"))
+        .env("RVS_VMM_DIR", dir.join("state"))
+        .env("RVS_VMM_RUNDIR", dir.join("run"))
+        .args(args)
+        .output()
+        .expect("run rvs-vmm")
+}
+
+#[test]
+fn bad_definitions_are_refused_and_leave_nothing() {
+    let dir = std::env::temp_dir().join(format!("rvs-vmm-defs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    for (file, text, needle) in [
+        ("a.json", "{not json", "not a valid VM definition"),
+        (
+            "b.json",
+            r#"{"name":"b","test_guest":true,"disk":"x"}"#,
+            "unknown field `disk`",
+        ),
+        (
+            "c.json",
+            r#"{"name":"c","kernel":"/nonexistent/vmlinuz"}"#,
+            "kernel /nonexistent/vmlinuz not found",
+        ),
+        ("d.json", r#"{"name":"d"}"#, "nothing to boot"),
+        (
+            "e.json",
+            r#"{"name":"e","test_guest":true,"nets":[{"bridge":"br0","mac":"ff:ff:ff:ff:ff:ff"}]}"#,
+            "multicast",
+        ),
+    ] {
+        let p = write(file, text);
+        let out = vmm_in(&dir, &["define", &p]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file} was accepted");
+        assert!(err.contains(needle), "{file}: {needle:?} not in {err}");
+    }
+    let defined: Vec<_> = std::fs::read_dir(dir.join("state"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(defined.is_empty(), "{defined:?}");
+    for (args, needle) in [
+        (&["start", "ghost"][..], "no VM named ghost is defined"),
+        (&["destroy", "ghost"], "no VM named ghost is defined"),
+        (&["console", "ghost"], "no VM named ghost is defined"),
+    ] {
+        let out = vmm_in(&dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+    // A defined VM that is not running cannot be stopped, can be undefined.
+    let p = write("f.json", r#"{"name":"f","test_guest":true}"#);
+    assert!(vmm_in(&dir, &["define", &p]).status.success());
+    let out = vmm_in(&dir, &["destroy", "f"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"));
+    assert!(vmm_in(&dir, &["undefine", "f"]).status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

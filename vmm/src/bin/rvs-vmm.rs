@@ -202,11 +202,11 @@ fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
     .context("cannot install the signal handler")?;
     let r = machine.run();
     let _ = std::fs::remove_dir_all(&dir);
-    let stop = r?;
+    let (stop, exits) = r?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     match stop {
         Stop::Exit(code) => {
-            eprintln!("rvs-vmm: the guest exited with status {code} ({ms:.1} ms)");
+            eprintln!("rvs-vmm: the guest exited with status {code} ({exits} exits, {ms:.1} ms)");
             std::process::exit(i32::from(code.min(125)));
         }
         Stop::Reset => {
@@ -287,7 +287,7 @@ fn managed(name: &str) -> Result<()> {
             }
         });
     }
-    let stop = machine.run();
+    let stop = machine.run().map(|(s, _)| s);
     match stop {
         Ok(Stop::Exit(code)) => {
             eprintln!("rvs-vmm: VM {name}: the guest exited with status {code}");
