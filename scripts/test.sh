@@ -67,6 +67,37 @@ if [ ! -x "$RVS_OVS_VSCTL" ]; then
 fi
 "$RVS_OVS_VSCTL" --version | head -1
 
+# QEMU (Debian's qemu-system-x86), to boot the guest image of
+# scripts/guest-image.sh under TCG (this machine's nested KVM cannot boot
+# Linux). Installing it would replace a newer qemu-utils some machines have,
+# so it is unpacked with the libraries an install would add, behind a wrapper
+# that points QEMU at them. A machine that has qemu-system-x86_64 uses it.
+export RVS_QEMU="$RVS_TOOLS/qemu/run-qemu"
+if command -v qemu-system-x86_64 >/dev/null; then
+  RVS_QEMU=$(command -v qemu-system-x86_64)
+elif [ ! -x "$RVS_QEMU" ]; then
+  echo "==> unpacking qemu-system-x86 into $RVS_TOOLS/qemu"
+  qpkgs=$(apt-get install -s -y --no-install-recommends qemu-system-x86 2>/dev/null | awk '/^Inst/{print $2}')
+  if [ -z "$qpkgs" ]; then
+    apt-get update -q
+    qpkgs=$(apt-get install -s -y --no-install-recommends qemu-system-x86 | awk '/^Inst/{print $2}')
+  fi
+  tmp=$(mktemp -d); chmod 755 "$tmp"
+  # shellcheck disable=SC2086
+  (cd "$tmp" && apt-get download -q $qpkgs)
+  mkdir -p "$RVS_TOOLS/qemu/root"
+  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$RVS_TOOLS/qemu/root"; done
+  rm -rf "$tmp"
+  q="$RVS_TOOLS/qemu/root"
+  cat > "$RVS_QEMU" <<WRAP
+#!/bin/sh
+export LD_LIBRARY_PATH="$q/usr/lib/x86_64-linux-gnu:$q/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+exec "$q/usr/bin/qemu-system-x86_64" -L "$q/usr/share/seabios" -L "$q/usr/share/qemu" "\$@"
+WRAP
+  chmod +x "$RVS_QEMU"
+fi
+"$RVS_QEMU" --version | head -1
+
 # Faucet, the OpenFlow 1.3 controller the tests drive rvs with, from PyPI
 # into a virtualenv made with Debian's python3 (not whatever python3 is first
 # on PATH). faucet execs osken-manager, so the tests put this bin first on
