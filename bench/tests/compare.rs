@@ -60,7 +60,12 @@ fn compare_quick_prints_rvs_against_open_vswitch_and_the_linux_bridge() {
         let tx = r["tx_mpps"].as_f64().unwrap();
         assert!(mpps > 0.0, "nothing forwarded: {r}\n{stderr}");
         assert!(mpps <= tx * 1.001, "more received than sent: {r}");
-        assert!(r["ndr_mpps"].as_f64().is_some(), "no NDR: {r}");
+        // The NDR may be "not found" on a noisy machine (a quick search
+        // has few trials); it is reported either way.
+        assert!(r.get("ndr_mpps").is_some(), "no NDR field: {r}");
+        if let Some(ndr) = r["ndr_mpps"].as_f64() {
+            assert!(ndr > 0.0 && ndr <= tx * 1.001, "{r}");
+        }
         assert!(r["p99_us"].as_f64().is_some_and(|p| p > 0.0), "{r}");
         if switch != "rvs" {
             assert!(r["ratio"].as_f64().is_some_and(|x| x > 0.0), "{r}");

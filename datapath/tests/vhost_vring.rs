@@ -296,6 +296,32 @@ fn receive_fills_posted_buffers_and_merges_over_several_when_needed() {
 }
 
 #[test]
+fn a_bad_avail_index_met_mid_frame_is_reported_once_then_not_ready() {
+    let m = mem();
+    let l = layout(false);
+    let mut st = RingState::start(&m, &l, 0);
+    post_rx(&m, &[0, 1], 1024);
+    // Takes buffer 0 and remembers that one more is there.
+    st.push_rx(&m, &l, 12, true, &frame(60)).unwrap();
+    assert_eq!(st.known, 1);
+    // The next frame needs two buffers: the known one runs out and the
+    // index, read again, has jumped past the queue.
+    m.mem()
+        .store(SIZE + 50, GuestAddress(AVAIL + 2), Ordering::Release)
+        .unwrap();
+    assert_eq!(
+        st.push_rx(&m, &l, 12, true, &frame(1500)),
+        Err(Fault::BadAvailIndex)
+    );
+    assert!(st.broken);
+    assert_eq!(
+        st.push_rx(&m, &l, 12, true, &frame(60)),
+        Err(Fault::NotReady),
+        "reported once"
+    );
+}
+
+#[test]
 fn receive_without_enough_buffers_consumes_nothing() {
     let m = mem();
     let l = layout(false);

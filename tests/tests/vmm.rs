@@ -195,8 +195,8 @@ fn two_test_guests_on_one_bridge_talk_to_each_other() {
     let br = host_bridge(&sw, &host);
     let dir = TempDir::new("rvm2");
     let bin = workspace_bin("rvs-vmm", "rvs-vmm");
-    // B answers on port 7; A sends to it (A retries its ARP while B boots).
-    let server = Command::new(&bin)
+    // B answers on port 7; A sends to it once B's NIC is up.
+    let mut server = Command::new(&bin)
         .env("RVS_VMM_RUNDIR", dir.path().join("run"))
         .env("RVS_RUNDIR", sw.rundir())
         .args([
@@ -212,6 +212,27 @@ fn two_test_guests_on_one_bridge_talk_to_each_other() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start guest B");
+    let mut b_out = String::new();
+    let mut reader = std::io::BufReader::new(server.stdout.take().expect("B's stdout"));
+    let up = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&line);
+            if line.starts_with("eth0 ") {
+                return (true, seen, reader);
+            }
+            line.clear();
+        }
+        (false, seen, reader)
+    });
+    let (ready, seen, mut reader) = up.join().expect("reader");
+    b_out.push_str(&seen);
+    if !ready {
+        let _ = server.kill();
+        panic!("guest B did not bring eth0 up:\n{b_out}");
+    }
     let out = vmm_in(
         dir.path(),
         sw.rundir(),
@@ -226,10 +247,13 @@ fn two_test_guests_on_one_bridge_talk_to_each_other() {
             "ip=10.93.0.3/24 echo=10.93.0.4:7 payload=guest-to-guest",
         ],
     );
-    let served = server.wait_with_output().expect("guest B");
-    let b_out = String::from_utf8_lossy(&served.stdout);
+    {
+        use std::io::Read;
+        let _ = reader.read_to_string(&mut b_out);
+    }
+    let served = server.wait().expect("guest B");
     check_echo(&out, "guest-to-guest", &sw);
-    assert!(served.status.success(), "guest B:\n{b_out}");
+    assert!(served.success(), "guest B:\n{b_out}");
     assert!(b_out.contains("SERVED guest-to-guest"), "guest B:\n{b_out}");
 }
 
@@ -293,6 +317,8 @@ fn a_managed_vm_lives_through_a_switch_restart_and_goes_cleanly() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already defined"));
     assert!(ok(&["list", "--all"]).contains("shut off"));
     ok(&["start", &vm]);
+    // Whatever happens below, the VM (which spins a CPU) is stopped.
+    let _guard = Destroy(dir.path().to_path_buf(), rundir.clone(), vm.clone());
     let list = ok(&["list"]);
     assert!(list.contains(&vm) && list.contains("running"), "{list}");
     assert!(ok(&["dominfo", &vm]).contains("State:          running"));
@@ -340,4 +366,14 @@ fn a_managed_vm_lives_through_a_switch_restart_and_goes_cleanly() {
     let undef = vmm_in(dir.path(), &rundir, &["undefine", &vm]);
     assert!(undef.status.success());
     assert!(!ok(&["list", "--all"]).contains(&vm));
+}
+
+/// Destroys a managed VM when dropped (a failing test must not leave a
+/// VM spinning a CPU).
+struct Destroy(std::path::PathBuf, std::path::PathBuf, String);
+
+impl Drop for Destroy {
+    fn drop(&mut self) {
+        let _ = vmm_in(&self.0, &self.1, &["destroy", &self.2]);
+    }
 }

@@ -107,8 +107,10 @@ impl BootInfo {
 pub enum Stop {
     /// It wrote this status to the exit port.
     Exit(u8),
-    /// It asked for a reset (the i8042 command 0xfe, or a triple fault).
+    /// It asked for a reset (the i8042 command 0xfe).
     Reset,
+    /// It crashed: an exception it could not handle (a triple fault).
+    Crash,
 }
 
 /// What the vCPU loop asks of the devices.
@@ -339,7 +341,7 @@ impl Vm {
                 Ok(VcpuExit::IoIn(port, data)) => io.read(port, data),
                 Ok(VcpuExit::MmioRead(addr, data)) => io.mmio_read(addr, data),
                 Ok(VcpuExit::MmioWrite(addr, data)) => io.mmio_write(addr, data),
-                Ok(VcpuExit::Shutdown) => return Ok(Stop::Reset),
+                Ok(VcpuExit::Shutdown) => return Ok(Stop::Crash),
                 Ok(VcpuExit::Hlt) => {
                     return Err(VmError::Guest("it halted with interrupts off (hlt)".into()))
                 }

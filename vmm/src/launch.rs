@@ -217,8 +217,10 @@ impl VmConfig {
     }
 }
 
-/// A PCI function shared with the thread that reconnects it.
-struct Shared(Arc<Mutex<VirtioNet>>);
+/// A PCI function shared with the thread that reconnects it. Its BAR is
+/// kept outside the lock: every MMIO exit asks each function for it, and a
+/// reconnection in progress must not stall the vCPU.
+struct Shared(Arc<Mutex<VirtioNet>>, Option<(u64, u64)>);
 
 impl Shared {
     fn with<T>(&self, f: impl FnOnce(&mut VirtioNet) -> T) -> T {
@@ -235,7 +237,7 @@ impl PciFunction for Shared {
         self.with(|d| d.config_write(reg, offset, data))
     }
     fn bar(&self) -> Option<(u64, u64)> {
-        self.with(|d| d.bar())
+        self.1
     }
     fn bar_read(&mut self, offset: u64, data: &mut [u8]) {
         self.with(|d| d.bar_read(offset, data))
@@ -289,6 +291,11 @@ impl Machine {
     /// Removes the switch ports (also done on drop).
     pub fn detach(&self) {
         detach_all(&self.ports);
+        for n in &self.nics {
+            if let Some(s) = &n.socket {
+                let _ = std::fs::remove_file(s);
+            }
+        }
     }
 }
 
@@ -316,17 +323,19 @@ fn mac_text(m: [u8; 6]) -> String {
 }
 
 /// Builds the VM of `cfg` through the KVM device `kvm`, with its console
-/// on `console`; sockets of bridge NICs go in `run_dir`.
+/// on `console`; sockets of bridge NICs go in `run_dir`, and the switch
+/// ports it adds into `ports` as they are added (so that a signal handler
+/// installed before can remove them whenever the process is stopped).
 pub fn build(
     cfg: &VmConfig,
     kvm: &Path,
     run_dir: &Path,
     console: Box<dyn Write + Send>,
+    ports: Arc<Mutex<Vec<AttachedPort>>>,
 ) -> Result<Machine> {
     cfg.validate()?;
     let mut vm = Vm::new(kvm, cfg.memory_mib << 20)?;
     let mut platform = Platform::new(console);
-    let ports: Arc<Mutex<Vec<AttachedPort>>> = Arc::default();
     let mut nics = Vec::new();
     // On any error below, `ports` (and the listeners) drop and undo.
     let db = cfg.db.clone().unwrap_or_else(crate::switchport::default_db);
@@ -380,8 +389,13 @@ pub fn build(
         };
         let dev = VirtioNet::new(vm.fd(), bar, conn, vm.memory().clone(), mac)
             .map_err(|e| anyhow!("NIC {i} ({}): {e}", info.source))?;
+        let bar_range = dev.bar();
         let dev = Arc::new(Mutex::new(dev));
-        if platform.pci.add(Box::new(Shared(dev.clone()))).is_none() {
+        if platform
+            .pci
+            .add(Box::new(Shared(dev.clone(), bar_range)))
+            .is_none()
+        {
             bail!("PCI bus 0 is full");
         }
         if let Some(l) = listener {
@@ -414,10 +428,22 @@ fn reconnect_thread(l: Listener, dev: Arc<Mutex<VirtioNet>>, port: String) {
     std::thread::spawn(move || loop {
         let stream = match l.accept(Duration::from_secs(3600)) {
             Ok(s) => s,
-            Err(_) => continue,
+            Err(crate::Error::Timeout { .. }) => continue,
+            Err(e) => {
+                // Not a timeout (out of descriptors, say): do not spin.
+                eprintln!("rvs-vmm: port {port}: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
         };
-        let mut d = dev.lock().unwrap_or_else(|e| e.into_inner());
-        match d.reconnect(VhostUserNet::from_stream(stream)) {
+        // The handshake's first requests go without the device's lock.
+        let mut conn = VhostUserNet::from_stream(stream);
+        let r = conn.open().and_then(|backend| {
+            dev.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .reconnect(conn, backend)
+        });
+        match r {
             Ok(()) => eprintln!("rvs-vmm: port {port}: the switch connected again"),
             Err(e) => eprintln!(
                 "rvs-vmm: port {port}: the switch connected again but refused the device: {e}"

@@ -76,6 +76,9 @@ impl AttachedPort {
         mac: [u8; 6],
         vm_id: &str,
     ) -> Result<AttachedPort, SwitchPortError> {
+        // A port of this name left by a VMM that was killed would make
+        // the insert fail (names are unique): it is ours, remove it.
+        remove_named(remote, name)?;
         let mut db = Client::connect(remote).map_err(|source| SwitchPortError::Connect {
             remote: remote.to_string(),
             source,

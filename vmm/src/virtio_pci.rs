@@ -217,8 +217,23 @@ impl VirtioNet {
         self.queues.get_mut(usize::from(self.queue_select))
     }
 
-    /// Hands the device to the backend.
-    fn activate(&mut self) -> Result<(), Error> {
+    /// Hands the device to the backend; on failure stops the queues it
+    /// had started, so that no backend keeps using rings the driver will
+    /// reset. `resume`: after a reconnection, the rings go on where the
+    /// previous backend left them (its used index in guest memory);
+    /// otherwise they start at 0.
+    fn activate(&mut self, resume: bool) -> Result<(), Error> {
+        let mut started = Vec::new();
+        let r = self.hand_over(resume, &mut started);
+        if r.is_err() {
+            for q in started {
+                let _ = self.conn.stop_queue(q);
+            }
+        }
+        r
+    }
+
+    fn hand_over(&mut self, resume: bool, started: &mut Vec<usize>) -> Result<(), Error> {
         self.conn.set_features(self.driver_features & !F_MAC)?;
         self.conn.set_mem_table(&self.mem)?;
         for q in 0..QUEUES {
@@ -226,14 +241,13 @@ impl VirtioNet {
             if !s.enabled {
                 continue;
             }
-            // Where the device is in the ring: 0 on first use; after a
-            // reconnection, the used index the previous backend left.
             let mut idx = [0u8; 2];
-            let base = if self.mem.read(s.used + 2, &mut idx) {
+            let base = if resume && self.mem.read(s.used + 2, &mut idx) {
                 u16::from_le_bytes(idx)
             } else {
                 0
             };
+            started.push(q);
             self.conn.setup_queue_from(
                 q,
                 s.size,
@@ -250,21 +264,27 @@ impl VirtioNet {
     }
 
     /// Goes on over a new connection (the switch restarted and connected
-    /// again): the device is handed over again as the driver left it.
-    pub fn reconnect(&mut self, mut conn: VhostUserNet) -> Result<(), Error> {
-        let backend = conn.open()?;
+    /// again; [`VhostUserNet::open`] already done, `backend` its
+    /// features): the device is handed over again as the driver left it.
+    /// On failure the device says DEVICE_NEEDS_RESET.
+    pub fn reconnect(&mut self, conn: VhostUserNet, backend: u64) -> Result<(), Error> {
         let needed = self.driver_features & !F_MAC;
         self.conn = conn;
-        if self.active {
-            if needed & !backend != 0 {
-                self.status |= status::NEEDS_RESET;
-                return Err(Error::NotOffered {
-                    what: "the features the driver negotiated before",
-                });
-            }
-            self.activate()?;
+        if !self.active {
+            return Ok(());
         }
-        Ok(())
+        let r = if needed & !backend != 0 {
+            Err(Error::NotOffered {
+                what: "the features the driver negotiated before",
+            })
+        } else {
+            self.activate(true)
+        };
+        if r.is_err() {
+            self.active = false;
+            self.status |= status::NEEDS_RESET;
+        }
+        r
     }
 
     fn set_status(&mut self, v: u8) {
@@ -281,8 +301,13 @@ impl VirtioNet {
                 return;
             }
         }
+        if v & status::DRIVER_OK != 0 && v & status::FEATURES_OK == 0 {
+            // DRIVER_OK before the features were agreed: not usable.
+            self.status = v | status::NEEDS_RESET;
+            return;
+        }
         if v & status::DRIVER_OK != 0 && !self.active {
-            match self.activate() {
+            match self.activate(false) {
                 Ok(()) => self.active = true,
                 Err(e) => {
                     eprintln!(

@@ -11,11 +11,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use rvs_vmm::kvm::Stop;
 use rvs_vmm::launch::{self, detach_all, NetDef, NicInfo, VmConfig};
+use rvs_vmm::switchport::AttachedPort;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Parser, Debug)]
@@ -126,11 +128,28 @@ fn definition(name: &str) -> PathBuf {
     state_dir().join(format!("{name}.json"))
 }
 
+/// A VM name as definitions allow it (so that no command reaches outside
+/// the state and run directories).
+fn check_name(name: &str) -> Result<()> {
+    VmConfig {
+        name: name.to_string(),
+        memory_mib: 16,
+        cpus: 1,
+        test_guest: true,
+        kernel: None,
+        cmdline: String::new(),
+        nets: Vec::new(),
+        db: None,
+    }
+    .validate()
+}
+
 fn run_dir(name: &str) -> PathBuf {
     run_root().join(name)
 }
 
 fn load(name: &str) -> Result<VmConfig> {
+    check_name(name)?;
     let p = definition(name);
     if !p.exists() {
         bail!("no VM named {name} is defined (rvs-vmm list --all)");
@@ -187,19 +206,63 @@ fn running_info(name: &str) -> Option<Info> {
         .and_then(|l| serde_json::from_str(&l).ok())
 }
 
+/// Takes the VM's lock (`<run dir>/lock`, an flock held for the life of
+/// the process), or says who has it: one process per VM name.
+fn lock(name: &str) -> Result<std::fs::File> {
+    let dir = run_dir(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .with_context(|| format!("cannot open the lock in {}", dir.display()))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock(2) on a descriptor we own; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!("a VM named {name} is already running");
+    }
+    Ok(f)
+}
+
+/// Removes what a VM's process leaves in its run directory (the console
+/// log stays for `rvs-vmm console`).
+fn clean_run_dir(dir: &Path) {
+    if let Ok(d) = std::fs::read_dir(dir) {
+        for e in d.flatten() {
+            if e.file_name() != "console.log" && e.file_name() != "vmm.log" {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
     let dir = run_dir(&cfg.name);
+    let _lock = lock(&cfg.name)?;
     let t0 = Instant::now();
-    let machine = launch::build(&cfg, kvm, &dir, Box::new(std::io::stdout()))?;
-    // Ctrl-C or SIGTERM: remove the switch ports, then go.
-    let ports = machine.ports.clone();
-    let cleanup_dir = dir.clone();
-    ctrlc::set_handler(move || {
-        detach_all(&ports);
-        let _ = std::fs::remove_dir_all(&cleanup_dir);
-        std::process::exit(130);
-    })
-    .context("cannot install the signal handler")?;
+    // Ctrl-C or SIGTERM, also while the switch is being waited for:
+    // remove the switch ports, then go.
+    let ports: Arc<Mutex<Vec<AttachedPort>>> = Arc::default();
+    {
+        let ports = ports.clone();
+        let dir = dir.clone();
+        ctrlc::set_handler(move || {
+            detach_all(&ports);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::process::exit(130);
+        })
+        .context("cannot install the signal handler")?;
+    }
+    let built = launch::build(&cfg, kvm, &dir, Box::new(std::io::stdout()), ports.clone());
+    let machine = match built {
+        Ok(m) => m,
+        Err(e) => {
+            detach_all(&ports);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let r = machine.run();
     let _ = std::fs::remove_dir_all(&dir);
     let (stop, exits) = r?;
@@ -213,6 +276,9 @@ fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
             eprintln!("rvs-vmm: the guest reset the machine; the VM ended ({ms:.1} ms)");
             Ok(())
         }
+        Stop::Crash => {
+            bail!("the guest crashed (an exception it could not handle: a triple fault) after {ms:.1} ms")
+        }
     }
 }
 
@@ -221,12 +287,33 @@ fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
 fn managed(name: &str) -> Result<()> {
     let cfg = load(name)?;
     let dir = run_dir(name);
-    let machine = launch::build(
+    let _lock = lock(name)?;
+    let ports: Arc<Mutex<Vec<AttachedPort>>> = Arc::default();
+    {
+        let ports = ports.clone();
+        let dir = dir.clone();
+        ctrlc::set_handler(move || {
+            detach_all(&ports);
+            clean_run_dir(&dir);
+            std::process::exit(143);
+        })
+        .context("cannot install the signal handler")?;
+    }
+    let built = launch::build(
         &cfg,
         Path::new("/dev/kvm"),
         &dir,
         Box::new(ConsoleLog::open(&dir)?),
-    )?;
+        ports.clone(),
+    );
+    let machine = match built {
+        Ok(m) => m,
+        Err(e) => {
+            detach_all(&ports);
+            clean_run_dir(&dir);
+            return Err(e);
+        }
+    };
     let info = Info {
         name: name.to_string(),
         pid: std::process::id(),
@@ -242,21 +329,16 @@ fn managed(name: &str) -> Result<()> {
         nics: machine.nics.iter().map(InfoNic::of).collect(),
     };
     std::fs::write(dir.join("info.json"), serde_json::to_string(&info)?)?;
-    let ports = machine.ports.clone();
     let end = {
         let ports = ports.clone();
         let dir = dir.clone();
         move |code: i32| -> ! {
             detach_all(&ports);
-            let _ = std::fs::remove_file(dir.join("control.sock"));
-            let _ = std::fs::remove_file(dir.join("info.json"));
+            clean_run_dir(&dir);
             std::process::exit(code)
         }
     };
-    {
-        let end = end.clone();
-        ctrlc::set_handler(move || end(143)).context("cannot install the signal handler")?;
-    }
+    // The lock is ours: a control socket here is a dead process's.
     let sock = dir.join("control.sock");
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock)
@@ -266,6 +348,8 @@ fn managed(name: &str) -> Result<()> {
         let info = info.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
+                // A client that says nothing does not hold the socket.
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut line = String::new();
                 let mut r = BufReader::new(&conn);
                 if r.read_line(&mut line).is_err() {
@@ -296,6 +380,10 @@ fn managed(name: &str) -> Result<()> {
         Ok(Stop::Reset) => {
             eprintln!("rvs-vmm: VM {name}: the guest reset the machine");
             end(0)
+        }
+        Ok(Stop::Crash) => {
+            eprintln!("rvs-vmm: VM {name}: the guest crashed (triple fault)");
+            end(3)
         }
         Err(e) => {
             eprintln!("rvs-vmm: VM {name}: {e:#}");
@@ -358,9 +446,21 @@ fn start(name: &str) -> Result<()> {
             let _ = std::fs::remove_dir_all(&dir);
             bail!("VM {name} did not start ({st}): {}", why.trim());
         }
-        if t0.elapsed() > launch::CONNECT_TIMEOUT + Duration::from_secs(10) {
+        let limit = launch::CONNECT_TIMEOUT * (cfg.nets.len() as u32 + 1) + Duration::from_secs(10);
+        if t0.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
+            // It may have added ports before it hung: remove them.
+            let db = cfg
+                .db
+                .clone()
+                .unwrap_or_else(rvs_vmm::switchport::default_db);
+            for (i, n) in cfg.nets.iter().enumerate() {
+                if n.bridge.is_some() {
+                    let _ = rvs_vmm::switchport::remove_named(&db, &launch::port_name(name, i));
+                }
+            }
+            clean_run_dir(&dir);
             bail!("VM {name} did not start within {:?}", t0.elapsed());
         }
         std::thread::sleep(Duration::from_millis(20));

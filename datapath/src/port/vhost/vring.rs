@@ -564,7 +564,12 @@ impl RingState {
                 avail = match self.pending(mem, l) {
                     Ok(a) => a,
                     Err(f) => {
+                        // Rewind the indices but keep `broken`: a bad
+                        // index is reported once, then NotReady.
+                        let broken = self.broken;
                         *self = start;
+                        self.broken = broken;
+                        self.known = 0;
                         return Err(f);
                     }
                 };
