@@ -8,7 +8,8 @@
 #                   (ip=A.B.C.D/N), then:
 #                     rvs.ping=A.B.C.D   pings it and prints PING OK / PING FAIL
 #                     rvs.shell          runs a shell on the console
-#                   and otherwise powers off.
+#                   and otherwise ends the VM (reboot -f: the i8042 reset,
+#                   which rvs-vmm and QEMU -no-reboot take as the end).
 # It prints progress lines "rvs-guest: ..." on the console (console=ttyS0).
 #
 # Usage: scripts/guest-image.sh --out DIR
@@ -83,8 +84,8 @@ if [ -n "$target" ]; then
   if ping -c 3 -W 2 "$target" >/dev/null 2>&1; then echo "PING OK $target"; else echo "PING FAIL $target"; fi
 fi
 if flag rvs.shell; then exec setsid cttyhack sh; fi
-echo "rvs-guest: powering off"
-poweroff -f
+echo "rvs-guest: done, ending the VM"
+reboot -f
 INIT
 chmod 755 "$root/init"
 (cd "$root" && find . | "$work/b/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -9) > "$out/initrd.img"

@@ -70,7 +70,7 @@ fn the_guest_image_boots_to_its_init_and_configures_eth0_under_qemu() {
         "virtio_net",
         "rvs-guest: eth0 52:54:00:00:00:07 10.0.2.15/24",
         "PING OK 10.0.2.2",
-        "rvs-guest: powering off",
+        "rvs-guest: done, ending the VM",
     ] {
         assert!(
             console.contains(want),
@@ -79,4 +79,35 @@ fn the_guest_image_boots_to_its_init_and_configures_eth0_under_qemu() {
         );
     }
     assert!(!console.contains("cannot load"), "{console}");
+
+    // rvs-vmm's bzImage parser takes Debian's kernel.
+    let kernel = std::fs::read(dir.path().join("vmlinuz")).unwrap();
+    let bz = rvs_vmm::linux::BzImage::parse(&kernel).expect("Debian's cloud kernel parses");
+    assert!(bz.version >= (2, 12), "{:?}", bz.version);
+    assert!(bz.cmdline_max >= 2047);
+
+    // rvs-vmm boots it where KVM can run Linux.
+    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        eprintln!(
+            "skipping the rvs-vmm boot of this image: this host's KVM is nested PVM \
+             (/sys/module/kvm_pvm), which cannot run a stock Linux kernel"
+        );
+        return;
+    }
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(rvs_tests::workspace_bin("rvs-vmm", "rvs-vmm"))
+        .args(["run", "--memory", "256", "--kernel"])
+        .arg(dir.path().join("vmlinuz"))
+        .arg("--initrd")
+        .arg(dir.path().join("initrd.img"))
+        .args(["--cmdline", "console=ttyS0 reboot=k panic=-1"])
+        .output()
+        .expect("run rvs-vmm");
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        console.contains("rvs-guest: init running") && console.contains("rvs-guest: done"),
+        "{console}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

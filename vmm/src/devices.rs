@@ -21,15 +21,18 @@ pub const I8042_CMD: u16 = 0x64;
 pub const PCI_CONFIG_ADDRESS: u16 = 0xcf8;
 pub const PCI_CONFIG_DATA: u16 = 0xcfc;
 
-/// The serial port's interrupt line, while nothing is wired to it (the
-/// guests here poll).
+/// The serial port's interrupt line: an eventfd KVM turns into IRQ 4
+/// (an irqfd on the in-kernel interrupt controllers), or nothing.
 #[derive(Debug)]
-pub struct NoInterrupt;
+pub struct IrqLine(pub Option<vmm_sys_util::eventfd::EventFd>);
 
-impl Trigger for NoInterrupt {
-    type E = std::convert::Infallible;
+impl Trigger for IrqLine {
+    type E = std::io::Error;
     fn trigger(&self) -> Result<(), Self::E> {
-        Ok(())
+        match &self.0 {
+            Some(e) => e.write(1),
+            None => Ok(()),
+        }
     }
 }
 
@@ -174,7 +177,7 @@ impl PciBus {
 
 /// The platform: serial, reset, PCI, exit port.
 pub struct Platform<W: Write> {
-    serial: Serial<NoInterrupt, vm_superio::serial::NoEvents, W>,
+    serial: Serial<IrqLine, vm_superio::serial::NoEvents, W>,
     pub pci: PciBus,
     /// Accesses to ports nothing decodes.
     pub unhandled: u64,
@@ -190,10 +193,11 @@ impl<W: Write> std::fmt::Debug for Platform<W> {
 }
 
 impl<W: Write> Platform<W> {
-    /// The platform with the serial console writing to `console`.
-    pub fn new(console: W) -> Platform<W> {
+    /// The platform with the serial console writing to `console` and
+    /// interrupting through `irq`.
+    pub fn new(console: W, irq: IrqLine) -> Platform<W> {
         Platform {
-            serial: Serial::new(NoInterrupt, console),
+            serial: Serial::new(irq, console),
             pci: PciBus::new(),
             unhandled: 0,
         }
@@ -225,8 +229,8 @@ impl<W: Write> PortIo for Platform<W> {
     fn write(&mut self, port: u16, data: &[u8]) -> Option<Stop> {
         match port {
             COM1..=0x3ff if data.len() == 1 => {
-                // The UART's only error is its interrupt trigger, which
-                // cannot fail here.
+                // The UART's only error is its interrupt's eventfd being
+                // full, which cannot happen to a counter of this size.
                 let _ = self.serial.write((port - COM1) as u8, data[0]);
                 if port == COM1 {
                     let _ = self.serial.writer_mut().flush();
@@ -274,7 +278,7 @@ mod tests {
 
     #[test]
     fn serial_output_reaches_the_console_and_the_exit_port_stops() {
-        let mut p = Platform::new(Vec::new());
+        let mut p = Platform::new(Vec::new(), IrqLine(None));
         for b in b"hi\n" {
             assert_eq!(out(&mut p, COM1, &[*b]), None);
         }
@@ -286,7 +290,7 @@ mod tests {
 
     #[test]
     fn pci_configuration_finds_the_host_bridge_and_nothing_else() {
-        let mut p = Platform::new(Vec::new());
+        let mut p = Platform::new(Vec::new(), IrqLine(None));
         out(&mut p, PCI_CONFIG_ADDRESS, &0x8000_0000u32.to_le_bytes());
         assert_eq!(inl(&mut p, PCI_CONFIG_ADDRESS), 0x8000_0000);
         assert_eq!(inl(&mut p, PCI_CONFIG_DATA), 0x1237_8086);

@@ -245,6 +245,17 @@ impl Vm {
         }
     }
 
+    /// An eventfd that raises interrupt line `gsi` of the in-kernel
+    /// interrupt controllers when written (an irqfd).
+    pub fn irq_line(&self, gsi: u32) -> Result<vmm_sys_util::eventfd::EventFd, VmError> {
+        let e = vmm_sys_util::eventfd::EventFd::new(vmm_sys_util::eventfd::EFD_NONBLOCK)
+            .map_err(|e| VmError::Layout(format!("cannot create an eventfd: {e}")))?;
+        self.vm
+            .register_irqfd(&e, gsi)
+            .map_err(kvm_err("wire an interrupt line"))?;
+        Ok(e)
+    }
+
     /// Loads a flat `image` at [`layout::IMAGE`], writes `info`, and sets
     /// the vCPU up to start it in 64-bit mode at privilege level 3.
     pub fn boot_flat(&mut self, image: &[u8], info: &BootInfo) -> Result<(), VmError> {
@@ -257,13 +268,54 @@ impl Vm {
         }
         self.put(layout::IMAGE, image, "the image")?;
         self.put(layout::BOOT_INFO, &info.encode()?, "the boot information")?;
-        // GDT: null, kernel code/data, a TSS, unused, user code/data.
+        self.long_mode(true, layout::IMAGE, layout::STACK_TOP - 8, 0)
+    }
+
+    /// Loads a Linux bzImage, its initrd and command line (the 64-bit boot
+    /// protocol, see [`crate::linux`]) and sets the vCPU up to enter it at
+    /// privilege level 0.
+    pub fn boot_linux(
+        &mut self,
+        kernel: &[u8],
+        initrd: Option<&[u8]>,
+        cmdline: &str,
+    ) -> Result<(), VmError> {
+        use crate::linux::{BzImage, CMDLINE_ADDR, KERNEL_ADDR, ZERO_PAGE};
+        let bz = BzImage::parse(kernel).map_err(|e| VmError::Layout(e.to_string()))?;
+        let mem: u64 = self.mem.regions().iter().map(|r| r.size).sum();
+        self.put(KERNEL_ADDR, bz.kernel(), "the kernel")?;
+        let rd = match initrd {
+            Some(b) => {
+                let at = bz
+                    .initrd_addr(mem, b.len() as u64)
+                    .map_err(|e| VmError::Layout(e.to_string()))?;
+                self.put(at, b, "the initrd")?;
+                Some((at, b.len() as u64))
+            }
+            None => None,
+        };
+        let mut c = cmdline.as_bytes().to_vec();
+        c.push(0);
+        self.put(CMDLINE_ADDR, &c, "the command line")?;
+        let zp = bz
+            .zero_page(mem, cmdline.len(), rd)
+            .map_err(|e| VmError::Layout(e.to_string()))?;
+        self.put(ZERO_PAGE, &zp, "the zero page")?;
+        self.long_mode(false, bz.entry(), 0, ZERO_PAGE)
+    }
+
+    /// 64-bit mode: GDT, identity-mapped page tables, segments for
+    /// privilege level 3 (`user`, with IOPL 3) or 0 (the boot protocol's
+    /// `__BOOT_CS` 0x10 and `__BOOT_DS` 0x18), `rip`, `rsp`, `rsi`.
+    fn long_mode(&mut self, user: bool, rip: u64, rsp: u64, rsi: u64) -> Result<(), VmError> {
+        // GDT: null, null, kernel code (0x10) and data (0x18), a TSS
+        // (0x20), user code (0x2b) and data (0x33).
         let gdt = [
+            0,
             0,
             gdt_entry(0xa09b, 0, 0xfffff),
             gdt_entry(0xc093, 0, 0xfffff),
             gdt_entry(0x808b, 0, 0xfffff),
-            0,
             gdt_entry(0xa0fb, 0, 0xfffff),
             gdt_entry(0xc0f3, 0, 0xfffff),
         ];
@@ -295,15 +347,18 @@ impl Vm {
         sregs.gdt.limit = (gdt.len() * 8 - 1) as u16;
         sregs.idt.base = layout::IDT;
         sregs.idt.limit = 7;
-        let code = segment(gdt[5], 5, 3);
-        let data = segment(gdt[6], 6, 3);
+        let (code, data) = if user {
+            (segment(gdt[5], 5, 3), segment(gdt[6], 6, 3))
+        } else {
+            (segment(gdt[2], 2, 0), segment(gdt[3], 3, 0))
+        };
         sregs.cs = code;
         sregs.ds = data;
         sregs.es = data;
         sregs.fs = data;
         sregs.gs = data;
         sregs.ss = data;
-        sregs.tr = segment(gdt[3], 3, 0);
+        sregs.tr = segment(gdt[4], 4, 0);
         sregs.cr3 = layout::PML4;
         sregs.cr4 |= 0x20 | 0x600; // PAE, OSFXSR, OSXMMEXCPT
         sregs.cr0 |= 0x8000_0001; // PG, PE
@@ -312,13 +367,15 @@ impl Vm {
             .set_sregs(&sregs)
             .map_err(kvm_err("set the boot sregs"))?;
         let regs = kvm_regs {
-            rip: layout::IMAGE,
-            // As just after a call (the ABI's alignment at a function's
-            // entry: rsp + 8 a multiple of 16), so that the image's aligned
-            // SSE stack stores do not fault.
-            rsp: layout::STACK_TOP - 8,
-            rbp: layout::STACK_TOP,
-            rflags: 0x3002, // IOPL 3, the reserved bit
+            rip,
+            // A flat image gets rsp as just after a call (the ABI's
+            // alignment at a function's entry: rsp + 8 a multiple of 16),
+            // so that its aligned SSE stack stores do not fault.
+            rsp,
+            rbp: rsp,
+            rsi,
+            // IOPL 3 for a flat image at privilege level 3; interrupts off.
+            rflags: if user { 0x3002 } else { 0x2 },
             ..Default::default()
         };
         self.vcpu

@@ -15,7 +15,7 @@
 //! waits on its socket for the switch to connect again and hands the
 //! device to it with the rings where the guest left them.
 
-use crate::devices::{PciFunction, Platform};
+use crate::devices::{IrqLine, PciFunction, Platform};
 use crate::guest::TEST_GUEST;
 use crate::kvm::{BootInfo, Stop, Vm};
 use crate::switchport::AttachedPort;
@@ -67,9 +67,12 @@ pub struct VmConfig {
     /// Boot the built-in test guest.
     #[serde(default)]
     pub test_guest: bool,
-    /// A Linux kernel (not implemented yet).
+    /// A Linux kernel (bzImage) to boot instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<PathBuf>,
+    /// Its initrd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<PathBuf>,
     #[serde(default)]
     pub cmdline: String,
     #[serde(default)]
@@ -161,17 +164,19 @@ impl VmConfig {
             bail!("cpus {}: only 1 vCPU is supported yet", self.cpus);
         }
         match (&self.kernel, self.test_guest) {
-            (Some(k), _) => {
-                if !k.exists() {
+            (Some(_), true) => bail!("give a kernel or the test guest, not both"),
+            (Some(k), false) => {
+                if !k.is_file() {
                     bail!("kernel {} not found", k.display());
                 }
-                bail!(
-                    "booting a Linux kernel ({}) is not implemented yet; use the test guest",
-                    k.display()
-                );
             }
-            (None, false) => bail!("nothing to boot: set test_guest (or --test-guest)"),
+            (None, false) => bail!("nothing to boot: set test_guest or kernel"),
             (None, true) => {}
+        }
+        match (&self.initrd, &self.kernel) {
+            (Some(_), None) => bail!("an initrd needs a kernel"),
+            (Some(i), Some(_)) if !i.is_file() => bail!("initrd {} not found", i.display()),
+            _ => {}
         }
         if self.cmdline.len() > BootInfo::MAX_CMDLINE {
             bail!(
@@ -335,7 +340,7 @@ pub fn build(
 ) -> Result<Machine> {
     cfg.validate()?;
     let mut vm = Vm::new(kvm, cfg.memory_mib << 20)?;
-    let mut platform = Platform::new(console);
+    let mut platform = Platform::new(console, IrqLine(Some(vm.irq_line(4)?)));
     let mut nics = Vec::new();
     // On any error below, `ports` (and the listeners) drop and undo.
     let db = cfg.db.clone().unwrap_or_else(crate::switchport::default_db);
@@ -403,12 +408,28 @@ pub fn build(
         }
         nics.push(info);
     }
-    vm.boot_flat(
-        TEST_GUEST,
-        &BootInfo {
-            cmdline: cfg.cmdline.clone(),
-        },
-    )?;
+    match &cfg.kernel {
+        Some(k) => {
+            let kernel = std::fs::read(k)
+                .with_context(|| format!("cannot read the kernel {}", k.display()))?;
+            let initrd = cfg
+                .initrd
+                .as_ref()
+                .map(|i| {
+                    std::fs::read(i)
+                        .with_context(|| format!("cannot read the initrd {}", i.display()))
+                })
+                .transpose()?;
+            vm.boot_linux(&kernel, initrd.as_deref(), &cfg.cmdline)
+                .with_context(|| format!("cannot boot {}", k.display()))?;
+        }
+        None => vm.boot_flat(
+            TEST_GUEST,
+            &BootInfo {
+                cmdline: cfg.cmdline.clone(),
+            },
+        )?,
+    }
     Ok(Machine {
         vm,
         platform,

@@ -31,6 +31,7 @@ pub mod error;
 pub mod guest;
 pub mod kvm;
 pub mod launch;
+pub mod linux;
 pub mod memory;
 pub mod net;
 pub mod switchport;

@@ -56,7 +56,15 @@ fn what_cannot_work_gets_a_clear_error() {
             "cannot open /nonexistent/kvm",
         ),
         (&["run"], "--test-guest"),
-        (&["run", "--kernel", "/boot/vmlinuz"], "not implemented yet"),
+        (&["run", "--kernel", "/etc/hostname"], "not a bzImage"),
+        (
+            &["run", "--kernel", "/nonexistent/vmlinuz"],
+            "kernel /nonexistent/vmlinuz not found",
+        ),
+        (
+            &["run", "--test-guest", "--initrd", "/x.img"],
+            "an initrd needs a kernel",
+        ),
         (&["run", "--test-guest", "--memory", "0"], "--memory"),
     ] {
         let out = vmm(args);

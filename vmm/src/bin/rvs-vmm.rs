@@ -31,7 +31,8 @@ use std::time::{Duration, Instant, SystemTime};
         path is the switch. With `--cmdline 'ip=A.B.C.D/N echo=A.B.C.D:PORT'` the guest \
         sends a UDP datagram there and prints ECHO OK when it comes back (exit status 0), \
         ECHO FAIL otherwise (1); `serve=PORT [count=N]` answers datagrams instead. \
-        Linux boot is being built.\n\n\
+        --kernel/--initrd boot Linux by the 64-bit boot protocol where KVM is real (not on \
+        nested PVM hosts).\n\n\
         NICs: --net bridge=BR puts the NIC on a switch bridge the libvirt way (the VMM \
         listens on a vhost-user socket and adds a vhostuserclient port through OVSDB, \
         removed when the VM ends); --net vhost-user=PATH connects to a backend's socket \
@@ -58,9 +59,14 @@ enum Command {
         /// Boot the built-in test guest.
         #[arg(long)]
         test_guest: bool,
-        /// A Linux kernel to boot (not implemented yet).
+        /// A Linux kernel (bzImage) to boot, e.g. from
+        /// scripts/guest-image.sh. Not on nested PVM KVM hosts, which
+        /// cannot run a stock kernel.
         #[arg(long)]
         kernel: Option<PathBuf>,
+        /// The kernel's initrd.
+        #[arg(long)]
+        initrd: Option<PathBuf>,
         /// The guest's command line.
         #[arg(long, default_value = "")]
         cmdline: String,
@@ -137,6 +143,7 @@ fn check_name(name: &str) -> Result<()> {
         cpus: 1,
         test_guest: true,
         kernel: None,
+        initrd: None,
         cmdline: String::new(),
         nets: Vec::new(),
         db: None,
@@ -500,6 +507,7 @@ fn main() -> Result<()> {
         Command::Run {
             test_guest,
             kernel,
+            initrd,
             cmdline,
             memory,
             cpus,
@@ -509,12 +517,12 @@ fn main() -> Result<()> {
             kvm,
         } => {
             if kernel.is_none() && !test_guest {
-                bail!("say what to boot: --test-guest (the built-in test guest)");
+                bail!("say what to boot: --test-guest (the built-in test guest) or --kernel FILE");
             }
-            if let Some(k) = &kernel {
-                bail!(
-                    "booting a Linux kernel ({}) is not implemented yet; --test-guest boots the built-in test guest",
-                    k.display()
+            if kernel.is_some() && Path::new("/sys/module/kvm_pvm").exists() {
+                eprintln!(
+                    "rvs-vmm: warning: this host's KVM is nested PVM (/sys/module/kvm_pvm), which cannot \
+                     run a stock Linux kernel: expect it to stop early (vmm/PVM-NOTES.md)"
                 );
             }
             if !(1..=65536).contains(&memory) {
@@ -530,6 +538,7 @@ fn main() -> Result<()> {
                 cpus,
                 test_guest,
                 kernel,
+                initrd,
                 cmdline,
                 nets,
                 db,
