@@ -549,3 +549,160 @@ fn a_backend_that_does_not_answer_times_out() {
     assert!(conn.peer_closed(), "the connection was shut down");
     reader.join().expect("reader");
 }
+
+// ---------------------------------------------------------------------
+// The VMM's virtio-net PCI device, driven by a hostile guest driver
+// (register writes as the guest would make them), backed by the real port.
+// ---------------------------------------------------------------------
+
+mod pci_device {
+    use super::*;
+    use rvs_vmm::devices::PciFunction;
+    use rvs_vmm::kvm::Vm;
+    use rvs_vmm::virtio_pci::{status, VirtioNet, BAR_SIZE};
+
+    const BAR: u64 = 0xe000_0000;
+    const RING: u64 = 0x20_0000;
+
+    fn w8(d: &mut VirtioNet, off: u64, v: u8) {
+        d.bar_write(off, &[v]);
+    }
+    fn w16(d: &mut VirtioNet, off: u64, v: u16) {
+        d.bar_write(off, &v.to_le_bytes());
+    }
+    fn w32(d: &mut VirtioNet, off: u64, v: u32) {
+        d.bar_write(off, &v.to_le_bytes());
+    }
+    fn r8(d: &mut VirtioNet, off: u64) -> u8 {
+        let mut b = [0u8; 1];
+        d.bar_read(off, &mut b);
+        b[0]
+    }
+    fn r16(d: &mut VirtioNet, off: u64) -> u16 {
+        let mut b = [0u8; 2];
+        d.bar_read(off, &mut b);
+        u16::from_le_bytes(b)
+    }
+
+    /// A VM (for its memory and ioeventfds), the port, and the device.
+    fn device(dir: &TempDir) -> (Vm, Switch, VirtioNet) {
+        let vm = Vm::new(std::path::Path::new("/dev/kvm"), 16 << 20).expect("a KVM VM");
+        let mut sw = Switch::open(VhostMode::Server(dir.sock()));
+        let conn = VhostUserNet::connect(&dir.sock(), DEADLINE).expect("connect");
+        let mem = vm.memory().clone();
+        let fd = vm.fd();
+        let d = sw
+            .serve(|| VirtioNet::new(fd, BAR, conn, mem, [2, 0, 0, 0, 0, 9]))
+            .expect("the device");
+        (vm, sw, d)
+    }
+
+    /// The driver's steps up to FEATURES_OK with `features` (lo, hi).
+    fn negotiate(d: &mut VirtioNet, lo: u32, hi: u32) -> u8 {
+        w8(d, 0x14, 0);
+        w8(d, 0x14, status::ACKNOWLEDGE | status::DRIVER);
+        w32(d, 0x08, 0);
+        w32(d, 0x0c, lo);
+        w32(d, 0x08, 1);
+        w32(d, 0x0c, hi);
+        w8(
+            d,
+            0x14,
+            status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK,
+        );
+        r8(d, 0x14)
+    }
+
+    /// Sets queue `q` up at `at` (desc, then avail, then used a page on).
+    fn queue(d: &mut VirtioNet, q: u16, at: u64, size: u16) {
+        w16(d, 0x16, q);
+        w16(d, 0x18, size);
+        for (off, addr) in [(0x20, at), (0x28, at + 0x1000), (0x30, at + 0x2000)] {
+            w32(d, off, addr as u32);
+            w32(d, off + 4, (addr >> 32) as u32);
+        }
+        w16(d, 0x1c, 1);
+    }
+
+    fn driver_ok(sw: &mut Switch, d: &mut VirtioNet) -> u8 {
+        let s = status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK | status::DRIVER_OK;
+        sw.serve(|| w8(d, 0x14, s));
+        r8(d, 0x14)
+    }
+
+    #[test]
+    fn a_well_behaved_driver_gets_the_device_to_the_backend() {
+        let dir = TempDir::new("pci-ok");
+        let (_vm, mut sw, mut d) = device(&dir);
+        // The PCI identity and a BAR that sizes as 16 KiB.
+        assert_eq!(d.config_read(0), 0x1041_1af4);
+        d.config_write(0x10, 0, &[0xff; 4]);
+        assert_eq!(d.config_read(0x10) & !0xf, !(BAR_SIZE as u32 - 1) & !0xf);
+        d.config_write(0x10, 0, &[0; 4]);
+        assert_eq!(u64::from(d.config_read(0x10) & !0xf), BAR);
+        let st = negotiate(&mut d, 1 << 5, 1);
+        assert_ne!(st & status::FEATURES_OK, 0);
+        // The MAC in the device configuration.
+        assert_eq!(r8(&mut d, 0x3000 + 5), 9);
+        queue(&mut d, 0, RING, 64);
+        queue(&mut d, 1, RING + 0x4000, 64);
+        let st = driver_ok(&mut sw, &mut d);
+        assert_eq!(st & status::NEEDS_RESET, 0, "status {st:#x}");
+        assert!(d.active());
+        assert!(sw.port.link_up());
+    }
+
+    #[test]
+    fn rings_outside_guest_memory_get_needs_reset_and_nothing_running() {
+        let dir = TempDir::new("pci-bad-ring");
+        let (_vm, mut sw, mut d) = device(&dir);
+        negotiate(&mut d, 0, 1);
+        queue(&mut d, 0, RING, 64);
+        queue(&mut d, 1, 0x7fff_0000_0000, 64);
+        let st = driver_ok(&mut sw, &mut d);
+        assert_ne!(st & status::NEEDS_RESET, 0, "status {st:#x}");
+        assert!(!d.active());
+        // A reset and a correct setup work afterwards.
+        sw.serve(|| w8(&mut d, 0x14, 0));
+        negotiate(&mut d, 0, 1);
+        queue(&mut d, 0, RING, 64);
+        queue(&mut d, 1, RING + 0x4000, 64);
+        let st = driver_ok(&mut sw, &mut d);
+        assert_eq!(st & status::NEEDS_RESET, 0, "status {st:#x}");
+        assert!(d.active());
+    }
+
+    #[test]
+    fn features_not_offered_and_skipped_steps_are_refused() {
+        let dir = TempDir::new("pci-bad-feat");
+        let (_vm, mut sw, mut d) = device(&dir);
+        // A feature bit the device never offered: FEATURES_OK does not stick.
+        let st = negotiate(&mut d, 0, 1 | (1 << 31));
+        assert_eq!(st & status::FEATURES_OK, 0);
+        // No VERSION_1: refused too.
+        let st = negotiate(&mut d, 1 << 5, 0);
+        assert_eq!(st & status::FEATURES_OK, 0);
+        // DRIVER_OK without FEATURES_OK.
+        w8(&mut d, 0x14, 0);
+        sw.serve(|| {
+            w8(
+                &mut d,
+                0x14,
+                status::ACKNOWLEDGE | status::DRIVER | status::DRIVER_OK,
+            )
+        });
+        assert_ne!(r8(&mut d, 0x14) & status::NEEDS_RESET, 0);
+        assert!(!d.active());
+        // A queue size that is no power of two, or too big, is ignored.
+        w8(&mut d, 0x14, 0);
+        w16(&mut d, 0x16, 0);
+        w16(&mut d, 0x18, 100);
+        assert_eq!(r16(&mut d, 0x18), 256);
+        w16(&mut d, 0x18, 4096);
+        assert_eq!(r16(&mut d, 0x18), 256);
+        // A queue that does not exist reads as size 0 and ignores writes.
+        w16(&mut d, 0x16, 7);
+        w16(&mut d, 0x18, 16);
+        assert_eq!(r16(&mut d, 0x18), 0);
+    }
+}
