@@ -129,11 +129,13 @@ fn the_test_guest_on_a_bridge_echoes_with_a_namespace_host() {
     assert!(!ports(&sw, &br).contains(&vm), "{}", ports(&sw, &br));
 }
 
-#[test]
-fn a_vhost_user_nic_on_a_switch_socket_echoes_too() {
+/// A guest whose NIC connects to a vhost-user server port of the switch,
+/// on a bridge with a host at 10.N.0.1 (a UDP echo server on port 7 when
+/// `echo_server`), echoing to it; the switch (for its log) and the run.
+fn echo_over_a_switch_socket(net: u8, echo_server: bool, payload: &str) -> (Vswitchd, Output) {
     let sw = Vswitchd::start();
-    let host = Veth::new("rvu", "10.95.0.1");
-    let _echo = host.udp_echo_server(7);
+    let host = Veth::new("rvu", &format!("10.{net}.0.1"));
+    let _echo = echo_server.then(|| host.udp_echo_server(7));
     let vm = unique_name("vm");
     let socks = bridge(&sw, &host, &[&vm]);
     let out = vmm(&[
@@ -142,26 +144,21 @@ fn a_vhost_user_nic_on_a_switch_socket_echoes_too() {
         "--net",
         &format!("vhost-user={}", socks[0]),
         "--cmdline",
-        "ip=10.95.0.3/24 echo=10.95.0.1:7 payload=vhost-user-socket",
+        &format!("ip=10.{net}.0.3/24 echo=10.{net}.0.1:7 payload={payload}"),
     ]);
+    (sw, out)
+}
+
+#[test]
+fn a_vhost_user_nic_on_a_switch_socket_echoes_too() {
+    let (sw, out) = echo_over_a_switch_socket(95, true, "vhost-user-socket");
     check_echo(&out, "vhost-user-socket", &sw);
 }
 
 #[test]
 fn without_an_answer_the_guest_says_echo_fail_and_exits_1() {
-    let sw = Vswitchd::start();
-    let host = Veth::new("rvn", "10.92.0.1");
     // No echo server: the host answers ARP, the datagram is not echoed.
-    let vm = unique_name("vm");
-    let socks = bridge(&sw, &host, &[&vm]);
-    let out = vmm(&[
-        "run",
-        "--test-guest",
-        "--net",
-        &format!("vhost-user={}", socks[0]),
-        "--cmdline",
-        "ip=10.92.0.3/24 echo=10.92.0.1:7",
-    ]);
+    let (_sw, out) = echo_over_a_switch_socket(92, false, "unanswered");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("ECHO FAIL no echo came back"), "{stdout}");
