@@ -171,6 +171,11 @@ impl Vm {
     /// A VM with `memory` bytes of RAM from guest address 0, through the
     /// KVM device at `kvm_path` (normally `/dev/kvm`).
     pub fn new(kvm_path: &Path, memory: u64) -> Result<Vm, VmError> {
+        Vm::with_backing(kvm_path, memory, false)
+    }
+
+    /// As [`Vm::new`], the RAM from 2 MiB hugepages when `hugepages`.
+    pub fn with_backing(kvm_path: &Path, memory: u64, hugepages: bool) -> Result<Vm, VmError> {
         if memory < layout::MIN_MEMORY {
             return Err(VmError::Layout(format!(
                 "{memory} bytes of memory is too little: at least {} MiB",
@@ -190,7 +195,7 @@ impl Vm {
             .map_err(kvm_err("create the interrupt controllers"))?;
         vm.create_pit2(kvm_pit_config::default())
             .map_err(kvm_err("create the PIT"))?;
-        let mem = Arc::new(GuestMemory::new(&[(0, memory)])?);
+        let mem = Arc::new(GuestMemory::with_backing(&[(0, memory)], hugepages)?);
         for (slot, r) in mem.regions().iter().enumerate() {
             let region = kvm_userspace_memory_region {
                 slot: slot as u32,

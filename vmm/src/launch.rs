@@ -75,6 +75,9 @@ pub struct VmConfig {
     pub initrd: Option<PathBuf>,
     #[serde(default)]
     pub cmdline: String,
+    /// Guest memory from 2 MiB hugepages (reserved on the host).
+    #[serde(default)]
+    pub hugepages: bool,
     #[serde(default)]
     pub nets: Vec<NetDef>,
     /// The switch's database for bridge NICs (default: the switch tools').
@@ -158,6 +161,12 @@ impl VmConfig {
                 "memory_mib {} would overlap the PCI hole at {} MiB",
                 self.memory_mib,
                 BAR_BASE >> 20
+            );
+        }
+        if self.hugepages && self.memory_mib % 2 != 0 {
+            bail!(
+                "memory_mib {} is not a whole number of 2 MiB hugepages",
+                self.memory_mib
             );
         }
         if self.cpus != 1 {
@@ -339,7 +348,7 @@ pub fn build(
     ports: Arc<Mutex<Vec<AttachedPort>>>,
 ) -> Result<Machine> {
     cfg.validate()?;
-    let mut vm = Vm::new(kvm, cfg.memory_mib << 20)?;
+    let mut vm = Vm::with_backing(kvm, cfg.memory_mib << 20, cfg.hugepages)?;
     let mut platform = Platform::new(console, IrqLine(Some(vm.irq_line(4)?)));
     let mut nics = Vec::new();
     // On any error below, `ports` (and the listeners) drop and undo.

@@ -30,6 +30,12 @@ pub enum MemoryError {
         "guest memory region at {gpa:#x} of {size:#x} bytes runs past the end of the address space"
     )]
     Overflow { gpa: u64, size: u64 },
+    /// Hugepage-backed memory whose size is not a multiple of 2 MiB.
+    #[error("guest memory region at {gpa:#x} has size {size:#x}: hugepage-backed memory comes in 2 MiB pages")]
+    HugeSize { gpa: u64, size: u64 },
+    /// Not enough hugepages reserved on the host.
+    #[error("{needed} MiB of 2 MiB hugepages are needed and {free} MiB are free: reserve more (echo N > /proc/sys/vm/nr_hugepages) or drop --hugepages")]
+    NoHugepages { needed: u64, free: u64 },
     /// Two regions that overlap.
     #[error("guest memory regions at {a:#x} and {b:#x} overlap")]
     Overlap { a: u64, b: u64 },
@@ -51,6 +57,19 @@ pub enum MemoryError {
 pub const MAX_REGIONS: usize = 8;
 
 const PAGE: u64 = 4096;
+const HUGE_PAGE: u64 = 2 << 20;
+
+/// Free 2 MiB hugepages on the host, in MiB (0 when unknown).
+fn free_hugepages_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("HugePages_Free:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |n| n * 2)
+}
 
 /// One region: `size` bytes of a memfd at guest address `gpa`, mapped at
 /// `host` in this process.
@@ -107,6 +126,16 @@ impl GuestMemory {
     /// Maps one memfd per `(guest address, size)` of `layout`. Regions
     /// must be page-aligned, non-empty and disjoint (any order).
     pub fn new(layout: &[(u64, u64)]) -> Result<GuestMemory, MemoryError> {
+        GuestMemory::with_backing(layout, false)
+    }
+
+    /// As [`GuestMemory::new`], from 2 MiB hugepages when `hugepages`
+    /// (reserved by the host's administrator; all allocated up front, so
+    /// that a short pool is an error here and never a fault later).
+    pub fn with_backing(
+        layout: &[(u64, u64)],
+        hugepages: bool,
+    ) -> Result<GuestMemory, MemoryError> {
         if layout.is_empty() || layout.len() > MAX_REGIONS {
             return Err(MemoryError::RegionCount {
                 n: layout.len(),
@@ -123,6 +152,9 @@ impl GuestMemory {
             if gpa.checked_add(size).is_none() {
                 return Err(MemoryError::Overflow { gpa, size });
             }
+            if hugepages && (size % HUGE_PAGE != 0 || gpa % HUGE_PAGE != 0) {
+                return Err(MemoryError::HugeSize { gpa, size });
+            }
         }
         let mut sorted: Vec<(u64, u64)> = layout.to_vec();
         sorted.sort_unstable();
@@ -136,8 +168,19 @@ impl GuestMemory {
         }
         let regions = layout
             .iter()
-            .map(|&(gpa, size)| map_region(gpa, size))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|&(gpa, size)| map_region(gpa, size, hugepages))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| match e {
+                MemoryError::Os { ref source, .. }
+                    if hugepages && source.raw_os_error() == Some(libc::ENOMEM) =>
+                {
+                    MemoryError::NoHugepages {
+                        needed: layout.iter().map(|r| r.1).sum::<u64>() >> 20,
+                        free: free_hugepages_mib(),
+                    }
+                }
+                e => e,
+            })?;
         Ok(GuestMemory { regions })
     }
 
@@ -193,7 +236,7 @@ impl GuestMemory {
 }
 
 /// A sealed memfd of `size` bytes mapped shared.
-fn map_region(gpa: u64, size: u64) -> Result<Region, MemoryError> {
+fn map_region(gpa: u64, size: u64, hugepages: bool) -> Result<Region, MemoryError> {
     let os = |what: &'static str| MemoryError::Os {
         what,
         gpa,
@@ -205,7 +248,13 @@ fn map_region(gpa: u64, size: u64) -> Result<Region, MemoryError> {
     let fd = unsafe {
         libc::memfd_create(
             c"rvs-guest".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            libc::MFD_CLOEXEC
+                | libc::MFD_ALLOW_SEALING
+                | if hugepages {
+                    libc::MFD_HUGETLB | libc::MFD_HUGE_2MB
+                } else {
+                    0
+                },
         )
     };
     if fd < 0 {
@@ -240,7 +289,9 @@ fn map_region(gpa: u64, size: u64) -> Result<Region, MemoryError> {
             std::ptr::null_mut(),
             size as usize,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
+            // Hugepages are taken now: a short pool fails here, not at a
+            // guest's first touch.
+            libc::MAP_SHARED | if hugepages { libc::MAP_POPULATE } else { 0 },
             fd.as_raw_fd(),
             0,
         )

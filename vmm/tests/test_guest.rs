@@ -148,3 +148,44 @@ fn bad_definitions_are_refused_and_leave_nothing() {
     assert!(vmm_in(&dir, &["undefine", "f"]).status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sets `/proc/sys/vm/nr_hugepages` and puts the old value back on drop.
+struct Hugepages(String);
+
+impl Hugepages {
+    fn reserve(extra: u64) -> Hugepages {
+        let path = "/proc/sys/vm/nr_hugepages";
+        let old = std::fs::read_to_string(path).expect("nr_hugepages");
+        let n: u64 = old.trim().parse().expect("a number");
+        std::fs::write(path, (n + extra).to_string()).expect("reserve hugepages (as root)");
+        Hugepages(old)
+    }
+}
+
+impl Drop for Hugepages {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/vm/nr_hugepages", self.0.trim());
+    }
+}
+
+#[test]
+fn guest_memory_from_hugepages_when_reserved_and_a_clear_error_when_not() {
+    let _reserved = Hugepages::reserve(8);
+    let out = vmm(&["run", "--test-guest", "--hugepages", "--memory", "16"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("OK\n"));
+    // More than the pool holds: refused before the guest runs.
+    let out = vmm(&["run", "--test-guest", "--hugepages", "--memory", "2048"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("hugepages are needed") && err.contains("nr_hugepages"),
+        "{err}"
+    );
+    let out = vmm(&["run", "--test-guest", "--hugepages", "--memory", "15"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 MiB hugepages"));
+}

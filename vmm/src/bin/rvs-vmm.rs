@@ -76,6 +76,10 @@ enum Command {
         /// vCPUs (1 today).
         #[arg(long, default_value_t = 1)]
         cpus: u32,
+        /// Guest memory from 2 MiB hugepages (reserve them first:
+        /// echo N > /proc/sys/vm/nr_hugepages).
+        #[arg(long)]
+        hugepages: bool,
         /// A NIC: bridge=BR[,mac=MAC] or vhost-user=PATH[,mac=MAC]. Repeat
         /// for more.
         #[arg(long)]
@@ -145,6 +149,7 @@ fn check_name(name: &str) -> Result<()> {
         kernel: None,
         initrd: None,
         cmdline: String::new(),
+        hugepages: false,
         nets: Vec::new(),
         db: None,
     }
@@ -511,6 +516,7 @@ fn main() -> Result<()> {
             cmdline,
             memory,
             cpus,
+            hugepages,
             net,
             name,
             db,
@@ -540,6 +546,7 @@ fn main() -> Result<()> {
                 kernel,
                 initrd,
                 cmdline,
+                hugepages,
                 nets,
                 db,
             };
