@@ -19,6 +19,7 @@ use kvm_bindings::{kvm_pit_config, kvm_regs, kvm_segment, kvm_userspace_memory_r
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Guest physical addresses of the boot structures.
@@ -163,19 +164,26 @@ pub struct Vm {
     _kvm: Kvm,
     vm: VmFd,
     vcpu: VcpuFd,
+    aps: Vec<VcpuFd>,
     mem: Arc<GuestMemory>,
-    exits: u64,
+    exits: AtomicU64,
 }
 
 impl Vm {
     /// A VM with `memory` bytes of RAM from guest address 0, through the
     /// KVM device at `kvm_path` (normally `/dev/kvm`).
     pub fn new(kvm_path: &Path, memory: u64) -> Result<Vm, VmError> {
-        Vm::with_backing(kvm_path, memory, false)
+        Vm::with_backing(kvm_path, memory, false, 1)
     }
 
-    /// As [`Vm::new`], the RAM from 2 MiB hugepages when `hugepages`.
-    pub fn with_backing(kvm_path: &Path, memory: u64, hugepages: bool) -> Result<Vm, VmError> {
+    /// As [`Vm::new`], the RAM from 2 MiB hugepages when `hugepages`, with
+    /// `cpus` vCPUs.
+    pub fn with_backing(
+        kvm_path: &Path,
+        memory: u64,
+        hugepages: bool,
+        cpus: u32,
+    ) -> Result<Vm, VmError> {
         if memory < layout::MIN_MEMORY {
             return Err(VmError::Layout(format!(
                 "{memory} bytes of memory is too little: at least {} MiB",
@@ -209,18 +217,37 @@ impl Vm {
             // drop in order: `vm` before `mem`).
             unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("map guest memory"))?;
         }
-        let vcpu = vm.create_vcpu(0).map_err(kvm_err("create a vCPU"))?;
+        let max = kvm.get_max_vcpus();
+        if cpus == 0 || cpus as usize > max {
+            return Err(VmError::Layout(format!(
+                "{cpus} vCPUs: this host's KVM allows 1 to {max}"
+            )));
+        }
         let cpuid = kvm
             .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
             .map_err(kvm_err("report its CPUID"))?;
-        vcpu.set_cpuid2(&cpuid)
-            .map_err(kvm_err("set the vCPU's CPUID"))?;
+        let mut vcpus = Vec::new();
+        for id in 0..u64::from(cpus) {
+            let v = vm.create_vcpu(id).map_err(kvm_err("create a vCPU"))?;
+            // Each vCPU's CPUID names its own local APIC (leaf 1, EBX
+            // bits 24-31).
+            let mut c = cpuid.clone();
+            for e in c.as_mut_slice() {
+                if e.function == 1 {
+                    e.ebx = (e.ebx & 0x00ff_ffff) | ((id as u32) << 24);
+                }
+            }
+            v.set_cpuid2(&c).map_err(kvm_err("set the vCPU's CPUID"))?;
+            vcpus.push(v);
+        }
+        let vcpu = vcpus.remove(0);
         Ok(Vm {
             _kvm: kvm,
             vm,
             vcpu,
+            aps: vcpus,
             mem,
-            exits: 0,
+            exits: AtomicU64::new(0),
         })
     }
 
@@ -234,9 +261,9 @@ impl Vm {
         &self.vm
     }
 
-    /// Exits handled so far.
+    /// Exits of the boot vCPU so far.
     pub fn exits(&self) -> u64 {
-        self.exits
+        self.exits.load(Ordering::Relaxed)
     }
 
     fn put(&self, gpa: u64, data: &[u8], what: &str) -> Result<(), VmError> {
@@ -389,54 +416,104 @@ impl Vm {
         Ok(())
     }
 
-    /// Runs the vCPU until the guest stops, handing port I/O to `io`.
+    /// Runs the boot vCPU until the guest stops, handing its exits to
+    /// `io` (the other vCPUs run on threads of their own, see
+    /// [`Vm::take_aps`]).
     pub fn run(&mut self, io: &mut dyn PortIo) -> Result<Stop, VmError> {
-        loop {
-            let exit = self.vcpu.run();
-            self.exits += 1;
-            match exit {
-                Ok(VcpuExit::IoOut(port, data)) => {
-                    if let Some(stop) = io.write(port, data) {
-                        return Ok(stop);
-                    }
+        run_vcpu(&mut self.vcpu, io, &self.exits)
+    }
+
+    /// The vCPUs other than the boot one, for threads of their own. With
+    /// the in-kernel interrupt controllers they wait, inside KVM_RUN, for
+    /// the INIT and SIPI a guest's boot processor sends them.
+    pub fn take_aps(&mut self) -> Vec<VcpuFd> {
+        std::mem::take(&mut self.aps)
+    }
+}
+
+/// An I/O handler shared by the vCPU threads.
+#[derive(Debug)]
+pub struct SharedIo<P>(pub Arc<std::sync::Mutex<P>>);
+
+impl<P: PortIo> PortIo for SharedIo<P> {
+    fn read(&mut self, port: u16, data: &mut [u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(port, data)
+    }
+    fn write(&mut self, port: u16, data: &[u8]) -> Option<Stop> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(port, data)
+    }
+    fn mmio_read(&mut self, addr: u64, data: &mut [u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mmio_read(addr, data)
+    }
+    fn mmio_write(&mut self, addr: u64, data: &[u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mmio_write(addr, data)
+    }
+}
+
+/// Runs `vcpu` until the guest stops, handing its exits to `io` and
+/// counting them in `exits`.
+pub fn run_vcpu(
+    vcpu: &mut VcpuFd,
+    io: &mut dyn PortIo,
+    exits: &AtomicU64,
+) -> Result<Stop, VmError> {
+    loop {
+        let exit = vcpu.run();
+        exits.fetch_add(1, Ordering::Relaxed);
+        match exit {
+            Ok(VcpuExit::IoOut(port, data)) => {
+                if let Some(stop) = io.write(port, data) {
+                    return Ok(stop);
                 }
-                Ok(VcpuExit::IoIn(port, data)) => io.read(port, data),
-                Ok(VcpuExit::MmioRead(addr, data)) => io.mmio_read(addr, data),
-                Ok(VcpuExit::MmioWrite(addr, data)) => io.mmio_write(addr, data),
-                Ok(VcpuExit::Shutdown) => return Ok(Stop::Crash),
-                Ok(VcpuExit::Hlt) => {
-                    return Err(VmError::Guest("it halted with interrupts off (hlt)".into()))
-                }
-                Ok(VcpuExit::InternalError) => {
-                    let rip = self.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
-                    return Err(VmError::Guest(format!(
-                        "KVM could not emulate an instruction at {rip:#x} (on nested PVM, many \
-                         instructions at privilege level 0 cannot be emulated)"
-                    )));
-                }
-                Ok(VcpuExit::FailEntry(reason, _)) => {
-                    return Err(VmError::Guest(format!(
-                        "KVM could not enter the guest (hardware reason {reason:#x})"
-                    )))
-                }
-                Ok(VcpuExit::SystemEvent(kind, _)) => {
-                    return Ok(if kind == kvm_bindings::KVM_SYSTEM_EVENT_RESET {
-                        Stop::Reset
-                    } else {
-                        Stop::Exit(0)
-                    })
-                }
-                Ok(VcpuExit::Intr) => {}
-                Ok(other) => {
-                    return Err(VmError::Guest(format!("unexpected exit {other:?}")));
-                }
-                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {}
-                Err(source) => {
-                    return Err(VmError::Kvm {
-                        what: "run the vCPU",
-                        source,
-                    })
-                }
+            }
+            Ok(VcpuExit::IoIn(port, data)) => io.read(port, data),
+            Ok(VcpuExit::MmioRead(addr, data)) => io.mmio_read(addr, data),
+            Ok(VcpuExit::MmioWrite(addr, data)) => io.mmio_write(addr, data),
+            Ok(VcpuExit::Shutdown) => return Ok(Stop::Crash),
+            Ok(VcpuExit::Hlt) => {
+                return Err(VmError::Guest("it halted with interrupts off (hlt)".into()))
+            }
+            Ok(VcpuExit::InternalError) => {
+                let rip = vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
+                return Err(VmError::Guest(format!(
+                    "KVM could not emulate an instruction at {rip:#x} (on nested PVM, many \
+                     instructions at privilege level 0 cannot be emulated)"
+                )));
+            }
+            Ok(VcpuExit::FailEntry(reason, _)) => {
+                return Err(VmError::Guest(format!(
+                    "KVM could not enter the guest (hardware reason {reason:#x})"
+                )))
+            }
+            Ok(VcpuExit::SystemEvent(kind, _)) => {
+                return Ok(if kind == kvm_bindings::KVM_SYSTEM_EVENT_RESET {
+                    Stop::Reset
+                } else {
+                    Stop::Exit(0)
+                })
+            }
+            Ok(VcpuExit::Intr) => {}
+            Ok(other) => {
+                return Err(VmError::Guest(format!("unexpected exit {other:?}")));
+            }
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {}
+            Err(source) => {
+                return Err(VmError::Kvm {
+                    what: "run the vCPU",
+                    source,
+                })
             }
         }
     }

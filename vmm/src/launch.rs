@@ -17,7 +17,7 @@
 
 use crate::devices::{IrqLine, PciFunction, Platform};
 use crate::guest::TEST_GUEST;
-use crate::kvm::{BootInfo, Stop, Vm};
+use crate::kvm::{BootInfo, SharedIo, Stop, Vm};
 use crate::switchport::AttachedPort;
 use crate::vhost_user::{Listener, VhostUserNet};
 use crate::virtio_pci::{VirtioNet, BAR_SIZE};
@@ -64,6 +64,9 @@ pub struct VmConfig {
     pub memory_mib: u64,
     #[serde(default = "one")]
     pub cpus: u32,
+    /// The host CPU of each vCPU thread (empty: not pinned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_affinity: Vec<usize>,
     /// Boot the built-in test guest.
     #[serde(default)]
     pub test_guest: bool,
@@ -169,8 +172,24 @@ impl VmConfig {
                 self.memory_mib
             );
         }
-        if self.cpus != 1 {
-            bail!("cpus {}: only 1 vCPU is supported yet", self.cpus);
+        if !(1..=64).contains(&self.cpus) {
+            bail!("cpus {} is outside 1..=64", self.cpus);
+        }
+        if !self.cpu_affinity.is_empty() {
+            if self.cpu_affinity.len() != self.cpus as usize {
+                bail!(
+                    "cpu_affinity names {} host CPUs for {} vCPUs: give one per vCPU",
+                    self.cpu_affinity.len(),
+                    self.cpus
+                );
+            }
+            let host = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if let Some(c) = self.cpu_affinity.iter().find(|&&c| c >= host) {
+                bail!(
+                    "cpu_affinity: host CPU {c} does not exist (this host has 0 to {})",
+                    host - 1
+                );
+            }
         }
         match (&self.kernel, self.test_guest) {
             (Some(_), true) => bail!("give a kernel or the test guest, not both"),
@@ -279,7 +298,9 @@ pub struct NicInfo {
 /// A VM ready to run, and what must be undone when it ends.
 pub struct Machine {
     pub vm: Vm,
-    pub platform: Platform<Box<dyn Write + Send>>,
+    pub platform: Arc<Mutex<Platform<Box<dyn Write + Send>>>>,
+    /// Host CPUs for the vCPU threads (empty: not pinned).
+    pub affinity: Vec<usize>,
     pub nics: Vec<NicInfo>,
     /// Switch ports to remove at the end (shared with a signal handler).
     pub ports: Arc<Mutex<Vec<AttachedPort>>>,
@@ -295,9 +316,42 @@ impl std::fmt::Debug for Machine {
 
 impl Machine {
     /// Runs the guest to its end, then removes the switch ports; how it
-    /// ended and how many exits the VMM handled.
+    /// ended and how many exits the boot vCPU made. The boot vCPU runs on
+    /// this thread, the others on threads of their own (each pinned when
+    /// asked); a guest that ends on another vCPU ends the process there,
+    /// its ports removed first.
     pub fn run(mut self) -> Result<(Stop, u64)> {
-        let r = self.vm.run(&mut self.platform);
+        for (i, ap) in self.vm.take_aps().into_iter().enumerate() {
+            let io = self.platform.clone();
+            let ports = self.ports.clone();
+            let cpu = self.affinity.get(i + 1).copied();
+            std::thread::Builder::new()
+                .name(format!("vcpu{}", i + 1))
+                .spawn(move || {
+                    let mut ap = ap;
+                    if let Some(c) = cpu {
+                        pin(c);
+                    }
+                    let exits = std::sync::atomic::AtomicU64::new(0);
+                    let r = crate::kvm::run_vcpu(&mut ap, &mut SharedIo(io), &exits);
+                    detach_all(&ports);
+                    let code = match r {
+                        Ok(Stop::Exit(c)) => i32::from(c.min(125)),
+                        Ok(Stop::Reset) => 0,
+                        Ok(Stop::Crash) => 3,
+                        Err(e) => {
+                            eprintln!("rvs-vmm: vCPU {}: {e}", i + 1);
+                            1
+                        }
+                    };
+                    std::process::exit(code);
+                })
+                .context("cannot start a vCPU thread")?;
+        }
+        if let Some(&c) = self.affinity.first() {
+            pin(c);
+        }
+        let r = self.vm.run(&mut SharedIo(self.platform.clone()));
         self.detach();
         Ok((r?, self.vm.exits()))
     }
@@ -316,6 +370,28 @@ impl Machine {
 impl Drop for Machine {
     fn drop(&mut self) {
         self.detach();
+    }
+}
+
+/// Pins this thread to host CPU `cpu` (best effort: says so when it
+/// cannot).
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes
+    // within it for cpu < CPU_SETSIZE (checked); sched_setaffinity reads
+    // the set we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= libc::CPU_SETSIZE as usize {
+            eprintln!("rvs-vmm: cannot pin to CPU {cpu}");
+            return;
+        }
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!(
+                "rvs-vmm: cannot pin a vCPU to CPU {cpu}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
     }
 }
 
@@ -348,8 +424,9 @@ pub fn build(
     ports: Arc<Mutex<Vec<AttachedPort>>>,
 ) -> Result<Machine> {
     cfg.validate()?;
-    let mut vm = Vm::with_backing(kvm, cfg.memory_mib << 20, cfg.hugepages)?;
+    let mut vm = Vm::with_backing(kvm, cfg.memory_mib << 20, cfg.hugepages, cfg.cpus)?;
     let mut platform = Platform::new(console, IrqLine(Some(vm.irq_line(4)?)));
+    let affinity = cfg.cpu_affinity.clone();
     let mut nics = Vec::new();
     // On any error below, `ports` (and the listeners) drop and undo.
     let db = cfg.db.clone().unwrap_or_else(crate::switchport::default_db);
@@ -441,7 +518,8 @@ pub fn build(
     }
     Ok(Machine {
         vm,
-        platform,
+        platform: Arc::new(Mutex::new(platform)),
+        affinity,
         nics,
         ports,
     })
@@ -531,7 +609,15 @@ mod tests {
                 r#"{"name":"vm1","test_guest":true,"memory_mib":0}"#,
                 "memory_mib",
             ),
-            (r#"{"name":"vm1","test_guest":true,"cpus":4}"#, "1 vCPU"),
+            (r#"{"name":"vm1","test_guest":true,"cpus":0}"#, "cpus 0"),
+            (
+                r#"{"name":"vm1","test_guest":true,"cpus":2,"cpu_affinity":[0]}"#,
+                "one per vCPU",
+            ),
+            (
+                r#"{"name":"vm1","test_guest":true,"cpus":1,"cpu_affinity":[999]}"#,
+                "does not exist",
+            ),
             (
                 r#"{"name":"vm1","test_guest":true,"nets":[{}]}"#,
                 "exactly one",

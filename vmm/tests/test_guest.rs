@@ -189,3 +189,56 @@ fn guest_memory_from_hugepages_when_reserved_and_a_clear_error_when_not() {
     let out = vmm(&["run", "--test-guest", "--hugepages", "--memory", "15"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 MiB hugepages"));
 }
+
+#[test]
+fn each_vcpu_is_a_thread_pinned_where_asked() {
+    let dir = std::env::temp_dir().join(format!("rvs-vmm-cpus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("smp.json");
+    // A guest that keeps its boot vCPU busy with exits for a long while.
+    std::fs::write(
+        &def,
+        r#"{"name":"smp","test_guest":true,"cpus":2,"cpu_affinity":[1,0],"cmdline":"exits=999999999"}"#,
+    )
+    .unwrap();
+    assert!(vmm_in(&dir, &["define", def.to_str().unwrap()])
+        .status
+        .success());
+    let out = vmm_in(&dir, &["start", "smp"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/smp/info.json")).unwrap())
+            .unwrap();
+    let pid = info["pid"].as_u64().unwrap();
+    let mut threads = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        threads.push((comm.trim().to_string(), allowed));
+    }
+    let stop = vmm_in(&dir, &["destroy", "smp"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(stop.status.success());
+    assert!(
+        threads.iter().any(|(c, a)| c == "vcpu1" && a == "0"),
+        "{threads:?}"
+    );
+    assert!(
+        threads.iter().any(|(c, a)| c == "rvs-vmm" && a == "1"),
+        "the boot vCPU (the main thread) on CPU 1: {threads:?}"
+    );
+}

@@ -73,9 +73,12 @@ enum Command {
         /// Guest memory in MiB.
         #[arg(long, default_value_t = 16)]
         memory: u64,
-        /// vCPUs (1 today).
+        /// vCPUs, each a thread (KVM caps the number).
         #[arg(long, default_value_t = 1)]
         cpus: u32,
+        /// Pin vCPU threads to these host CPUs, one per vCPU: 0,1.
+        #[arg(long, value_delimiter = ',')]
+        cpu_affinity: Vec<usize>,
         /// Guest memory from 2 MiB hugepages (reserve them first:
         /// echo N > /proc/sys/vm/nr_hugepages).
         #[arg(long)]
@@ -145,6 +148,7 @@ fn check_name(name: &str) -> Result<()> {
         name: name.to_string(),
         memory_mib: 16,
         cpus: 1,
+        cpu_affinity: Vec::new(),
         test_guest: true,
         kernel: None,
         initrd: None,
@@ -516,6 +520,7 @@ fn main() -> Result<()> {
             cmdline,
             memory,
             cpus,
+            cpu_affinity,
             hugepages,
             net,
             name,
@@ -542,6 +547,7 @@ fn main() -> Result<()> {
                 name: name.unwrap_or_else(|| format!("vm{}", std::process::id())),
                 memory_mib: memory,
                 cpus,
+                cpu_affinity,
                 test_guest,
                 kernel,
                 initrd,
