@@ -45,6 +45,13 @@ fn outl(port: u16, v: u32) {
     unsafe { core::arch::asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack)) };
 }
 
+fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: as in `outb`.
+    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack)) };
+    v
+}
+
 fn inl(port: u16) -> u32 {
     let v: u32;
     // SAFETY: as in `outb`.
@@ -622,6 +629,28 @@ pub extern "C" fn _start() -> ! {
     }
     if found == 0 {
         print(b"pci: no devices\n");
+    }
+    // read-line: a line typed on the console (COM1), echoed back.
+    if cmdline.split(|&b| b == b' ').any(|t| t == b"read-line") {
+        let mut line = [0u8; 128];
+        let mut n = 0;
+        loop {
+            let mut lsr = [0u8; 1];
+            lsr[0] = inb(SERIAL + 5);
+            if lsr[0] & 1 == 0 {
+                core::hint::spin_loop();
+                continue;
+            }
+            let c = inb(SERIAL);
+            if c == b'\n' || n == line.len() {
+                break;
+            }
+            line[n] = c;
+            n += 1;
+        }
+        print(b"GOT ");
+        print(&line[..n]);
+        print(b"\n");
     }
     // exits=N: N port writes that the VMM handles (to measure exits per
     // second), then the usual end.

@@ -207,6 +207,17 @@ impl<W: Write> Platform<W> {
     pub fn console(&mut self) -> &mut W {
         self.serial.writer_mut()
     }
+
+    /// Puts console input into the UART's receive FIFO (64 bytes);
+    /// returns how many bytes it took (the caller retries the rest once
+    /// the guest read some).
+    pub fn console_input(&mut self, bytes: &[u8]) -> usize {
+        let room = self.serial.fifo_capacity().min(bytes.len());
+        if room == 0 {
+            return 0;
+        }
+        self.serial.enqueue_raw_bytes(&bytes[..room]).unwrap_or(0)
+    }
 }
 
 impl<W: Write> PortIo for Platform<W> {

@@ -356,6 +356,31 @@ impl Machine {
         Ok((r?, self.vm.exits()))
     }
 
+    /// Feeds `input` (the terminal, say) to the guest's COM1 from a
+    /// thread of its own, as the UART's FIFO takes it.
+    pub fn console_input(&self, mut input: impl std::io::Read + Send + 'static) {
+        let platform = self.platform.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = input.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                let mut at = 0;
+                while at < n {
+                    let took = platform
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .console_input(&buf[at..n]);
+                    at += took;
+                    if took == 0 {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        });
+    }
+
     /// Removes the switch ports (also done on drop).
     pub fn detach(&self) {
         detach_all(&self.ports);

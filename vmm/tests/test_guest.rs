@@ -242,3 +242,27 @@ fn each_vcpu_is_a_thread_pinned_where_asked() {
         "the boot vCPU (the main thread) on CPU 1: {threads:?}"
     );
 }
+
+#[test]
+fn what_is_typed_on_the_terminal_reaches_the_guests_serial_port() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvs-vmm"))
+        .args(["run", "--test-guest", "--cmdline", "read-line"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rvs-vmm");
+    // More than the UART's 64-byte FIFO: the rest waits for the guest.
+    let line = "typed ".repeat(20);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("GOT {line}\n")), "{stdout}");
+}

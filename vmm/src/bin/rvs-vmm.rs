@@ -279,6 +279,7 @@ fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
             return Err(e);
         }
     };
+    machine.console_input(std::io::stdin());
     let r = machine.run();
     let _ = std::fs::remove_dir_all(&dir);
     let (stop, exits) = r?;
