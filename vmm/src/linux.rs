@@ -96,6 +96,13 @@ impl<'a> BzImage<'a> {
         if &image[HEADER..HEADER + 4] != b"HdrS" {
             return Err(LinuxError::NotBzImage("no \"HdrS\" setup header"));
         }
+        // The header runs to 0x202 + the jump offset at 0x201; protocol
+        // 2.12's fields end at 0x23c (cmdline_size).
+        if 0x202 + usize::from(image[HEADER_LEN_AT]) < CMDLINE_SIZE + 4 {
+            return Err(LinuxError::NotBzImage(
+                "a setup header too short for its fields",
+            ));
+        }
         let v = u16_at(image, VERSION);
         let version = ((v >> 8) as u8, v as u8);
         if v < 0x020c {
@@ -269,6 +276,12 @@ mod tests {
         let mut img = image();
         img[VERSION..VERSION + 2].copy_from_slice(&0x0206u16.to_le_bytes());
         assert_eq!(BzImage::parse(&img).unwrap_err(), LinuxError::TooOld(2, 6));
+        let mut img = image();
+        img[HEADER_LEN_AT] = 2;
+        assert!(matches!(
+            BzImage::parse(&img),
+            Err(LinuxError::NotBzImage(_))
+        ));
         let mut img = image();
         img[XLOADFLAGS] = 0;
         assert_eq!(BzImage::parse(&img).unwrap_err(), LinuxError::No64BitEntry);
