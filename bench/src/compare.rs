@@ -49,6 +49,8 @@ use std::time::{Duration, Instant};
 pub enum PathKind {
     Vhost,
     Veth,
+    /// rvs's datapath in-process between in-memory rings: no I/O.
+    Ring,
 }
 
 impl PathKind {
@@ -56,6 +58,7 @@ impl PathKind {
         match self {
             PathKind::Vhost => "vhost",
             PathKind::Veth => "veth",
+            PathKind::Ring => "ring",
         }
     }
 
@@ -63,7 +66,8 @@ impl PathKind {
         match s {
             "vhost" | "vhost-user" => Ok(PathKind::Vhost),
             "veth" => Ok(PathKind::Veth),
-            _ => bail!("unknown path {s:?}: choose vhost or veth"),
+            "ring" => Ok(PathKind::Ring),
+            _ => bail!("unknown path {s:?}: choose vhost, veth or ring"),
         }
     }
 }
@@ -95,7 +99,12 @@ impl SwitchName {
     }
 
     fn serves(self, path: PathKind) -> bool {
-        !(self == SwitchName::LinuxBridge && path == PathKind::Vhost)
+        match path {
+            PathKind::Vhost => self != SwitchName::LinuxBridge,
+            PathKind::Veth => true,
+            // Only rvs's datapath runs in-process.
+            PathKind::Ring => self == SwitchName::Rvs,
+        }
     }
 
     /// Why it cannot run here, with how to install it.
@@ -235,6 +244,17 @@ fn open_session(name: SwitchName, path: PathKind, opts: &CompareOptions) -> Resu
                 _veths: Vec::new(),
                 _listeners: vec![l0, l1],
                 _dir: Some(dir),
+            })
+        }
+        PathKind::Ring => {
+            let (sw, tx, rx) = crate::inproc::InprocSwitch::start(Some(opts.switch_cpu))?;
+            Ok(Session {
+                tx,
+                rx,
+                sw: Box::new(sw),
+                _veths: Vec::new(),
+                _listeners: Vec::new(),
+                _dir: None,
             })
         }
         PathKind::Veth => {

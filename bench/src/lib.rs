@@ -17,6 +17,7 @@ pub mod endpoint;
 
 pub mod gen;
 pub mod hist;
+pub mod inproc;
 pub mod measure;
 pub mod micro;
 pub mod plot;

@@ -75,3 +75,39 @@ fn compare_quick_prints_rvs_against_open_vswitch_and_the_linux_bridge() {
         assert!(plots.iter().any(|p| p == f), "{f} not written: {plots:?}");
     }
 }
+
+#[test]
+fn the_ring_path_runs_rvss_datapath_without_io() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_rvs-pktgen"));
+    let out_dir = std::env::temp_dir().join(format!("rvs-compare-ring-{}", std::process::id()));
+    let out = Command::new(bin)
+        .args([
+            "compare", "--quick", "--json", "--switch", "rvs", "--path", "ring", "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .expect("run rvs-pktgen compare");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let medians: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "median")
+        .collect();
+    assert_eq!(medians.len(), 2, "{stdout}");
+    for r in &medians {
+        assert_eq!(r["path"], "ring");
+        assert!(r["mpps"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(
+            r["loss_ratio"].as_f64().unwrap(),
+            0.0,
+            "rings do not lose: {r}"
+        );
+        assert!(r["cycles_per_pkt"].as_f64().is_some(), "{r}");
+    }
+}

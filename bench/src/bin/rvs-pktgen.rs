@@ -230,7 +230,8 @@ enum Command {
         /// Switches: rvs, ovs, linux-bridge (comma-separated).
         #[arg(long, default_value = "rvs,ovs,linux-bridge")]
         switch: String,
-        /// Paths: vhost, veth.
+        /// Paths: vhost, veth, ring (rvs's datapath in-process between
+        /// in-memory rings: no I/O; rvs only).
         #[arg(long, default_value = "vhost,veth")]
         path: String,
         /// Flow counts on the vhost path (default: 1,100,10k,100k,1M; quick: 1,10k).
@@ -563,6 +564,17 @@ fn main() -> Result<()> {
             let mut flows = BTreeMap::new();
             flows.insert(
                 PathKind::Vhost,
+                flow_list(
+                    "--vhost-flows",
+                    vhost_flows.as_deref().unwrap_or(if quick {
+                        "1,10k"
+                    } else {
+                        "1,100,10k,100k,1M"
+                    }),
+                )?,
+            );
+            flows.insert(
+                PathKind::Ring,
                 flow_list(
                     "--vhost-flows",
                     vhost_flows.as_deref().unwrap_or(if quick {
