@@ -358,27 +358,17 @@ impl Machine {
 
     /// Feeds `input` (the terminal, say) to the guest's COM1 from a
     /// thread of its own, as the UART's FIFO takes it.
-    pub fn console_input(&self, mut input: impl std::io::Read + Send + 'static) {
+    pub fn console_input(&self, input: impl std::io::Read + Send + 'static) {
+        feed_console(self.platform.clone(), Box::new(input));
+    }
+
+    /// A function that feeds a reader to the guest's COM1 (for consoles
+    /// attached later, from other threads).
+    pub fn console_feeder(
+        &self,
+    ) -> impl Fn(Box<dyn std::io::Read + Send>) + Send + Clone + 'static {
         let platform = self.platform.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = input.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                let mut at = 0;
-                while at < n {
-                    let took = platform
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .console_input(&buf[at..n]);
-                    at += took;
-                    if took == 0 {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                }
-            }
-        });
+        move |input| feed_console(platform.clone(), input)
     }
 
     /// Removes the switch ports (also done on drop).
@@ -396,6 +386,33 @@ impl Drop for Machine {
     fn drop(&mut self) {
         self.detach();
     }
+}
+
+/// Feeds `input` to COM1 of `platform` from a thread of its own, as the
+/// UART's FIFO takes it.
+fn feed_console(
+    platform: Arc<Mutex<Platform<Box<dyn Write + Send>>>>,
+    mut input: Box<dyn std::io::Read + Send>,
+) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = input.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            let mut at = 0;
+            while at < n {
+                let took = platform
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .console_input(&buf[at..n]);
+                at += took;
+                if took == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    });
 }
 
 /// Pins this thread to host CPU `cpu` (best effort: says so when it

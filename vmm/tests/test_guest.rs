@@ -266,3 +266,44 @@ fn what_is_typed_on_the_terminal_reaches_the_guests_serial_port() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains(&format!("GOT {line}\n")), "{stdout}");
 }
+
+#[test]
+fn console_attaches_to_a_running_vm_both_ways() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("rvs-vmm-console-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("con.json");
+    // Waits for a line on COM1, prints it back, then keeps running.
+    std::fs::write(
+        &def,
+        r#"{"name":"con","test_guest":true,"cmdline":"read-line exits=999999999"}"#,
+    )
+    .unwrap();
+    assert!(vmm_in(&dir, &["define", def.to_str().unwrap()])
+        .status
+        .success());
+    assert!(vmm_in(&dir, &["start", "con"]).status.success());
+    let mut console = Command::new(env!("CARGO_BIN_EXE_rvs-vmm"))
+        .env("RVS_VMM_DIR", dir.join("state"))
+        .env("RVS_VMM_RUNDIR", dir.join("run"))
+        .args(["console", "con"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rvs-vmm console");
+    console
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"over the control socket\n")
+        .unwrap();
+    let out = console.wait_with_output().unwrap();
+    let stop = vmm_in(&dir, &["destroy", "con"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("rvs test guest"), "the log so far: {text}");
+    assert!(text.contains("GOT over the control socket"), "{text}");
+    assert!(stop.status.success());
+}

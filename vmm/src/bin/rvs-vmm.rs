@@ -316,11 +316,12 @@ fn managed(name: &str) -> Result<()> {
         })
         .context("cannot install the signal handler")?;
     }
+    let attached: Attached = Arc::default();
     let built = launch::build(
         &cfg,
         Path::new("/dev/kvm"),
         &dir,
-        Box::new(ConsoleLog::open(&dir)?),
+        Box::new(ConsoleLog::open(&dir, attached.clone())?),
         ports.clone(),
     );
     let machine = match built {
@@ -360,6 +361,7 @@ fn managed(name: &str) -> Result<()> {
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock)
         .with_context(|| format!("cannot listen on {}", sock.display()))?;
+    let feed = machine.console_feeder();
     {
         let end = end.clone();
         let info = info.clone();
@@ -380,6 +382,16 @@ fn managed(name: &str) -> Result<()> {
                     "shutdown" | "destroy" => {
                         let _ = writeln!(w, "ok");
                         end(0);
+                    }
+                    "console" => {
+                        // From now on the console goes to this client too,
+                        // and what it sends goes to the guest's COM1.
+                        let _ = writeln!(w, "ok");
+                        let _ = conn.set_read_timeout(None);
+                        if let Ok(out) = conn.try_clone() {
+                            *attached.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+                        }
+                        feed(Box::new(conn));
                     }
                     other => {
                         let _ = writeln!(w, "error: unknown command {other:?}");
@@ -410,26 +422,81 @@ fn managed(name: &str) -> Result<()> {
 }
 
 /// The console of a managed VM: its log file, flushed per write.
-struct ConsoleLog(std::fs::File);
+/// The console of a managed VM: its log file, and the client attached by
+/// `rvs-vmm console` if any (dropped when it goes away).
+struct ConsoleLog(std::fs::File, Attached);
+
+/// The connection of an attached `rvs-vmm console`.
+type Attached = Arc<Mutex<Option<UnixStream>>>;
 
 impl ConsoleLog {
-    fn open(dir: &Path) -> Result<ConsoleLog> {
+    fn open(dir: &Path, attached: Attached) -> Result<ConsoleLog> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("console.log"))
             .with_context(|| format!("cannot open the console log in {}", dir.display()))?;
-        Ok(ConsoleLog(f))
+        Ok(ConsoleLog(f, attached))
     }
 }
 
 impl Write for ConsoleLog {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let mut a = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = a.as_mut() {
+            if c.write_all(b).is_err() {
+                *a = None;
+            }
+        }
         self.0.write(b)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// `rvs-vmm console` on a running VM: its console output here, this
+/// terminal's input to its COM1, until the VM ends (or input ends and the
+/// console has been quiet for 2 s).
+fn attach_console(name: &str) -> Result<()> {
+    let path = run_dir(name).join("control.sock");
+    let mut s = UnixStream::connect(&path).with_context(|| format!("VM {name} is not running"))?;
+    writeln!(s, "console")?;
+    let mut ok = [0u8; 3];
+    std::io::Read::read_exact(&mut s, &mut ok)?;
+    let input = s.try_clone()?;
+    let input_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let done = input_done.clone();
+        std::thread::spawn(move || {
+            let mut input = input;
+            let _ = std::io::copy(&mut std::io::stdin(), &mut input);
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut buf = [0u8; 4096];
+    let mut out = std::io::stdout();
+    loop {
+        match std::io::Read::read(&mut s, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                out.write_all(&buf[..n])?;
+                out.flush()?;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if input_done.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -677,6 +744,9 @@ fn main() -> Result<()> {
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("VM {name} has no console log (never started?)"))?;
             print!("{text}");
+            if running_info(&name).is_some() {
+                attach_console(&name)?;
+            }
             Ok(())
         }
         Command::Shutdown { name } | Command::Destroy { name } => {
