@@ -98,8 +98,9 @@ enum Command {
         #[arg(long, default_value = "/dev/kvm")]
         kvm: PathBuf,
     },
-    /// Store a VM definition (JSON: name, test_guest, cmdline, memory_mib,
-    /// cpus, nets: [{bridge|vhost_user, mac}], db).
+    /// Store a VM definition (JSON: name, test_guest or kernel + initrd,
+    /// cmdline, memory_mib, cpus, cpu_affinity, hugepages, nets:
+    /// [{bridge|vhost_user, mac}], db).
     Define { file: PathBuf },
     /// Start a defined VM in the background.
     Start { name: String },
@@ -112,7 +113,8 @@ enum Command {
     Dominfo { name: String },
     /// A VM's NICs.
     Domiflist { name: String },
-    /// What a VM printed on its serial console.
+    /// A VM's serial console: what it printed so far, and while it runs
+    /// its output here and this terminal's input to it.
     Console { name: String },
     /// Stop a running VM (its ports are removed).
     Shutdown { name: String },
