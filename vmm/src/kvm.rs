@@ -340,16 +340,19 @@ impl Vm {
     /// privilege level 3 (`user`, with IOPL 3) or 0 (the boot protocol's
     /// `__BOOT_CS` 0x10 and `__BOOT_DS` 0x18), `rip`, `rsp`, `rsi`.
     fn long_mode(&mut self, user: bool, rip: u64, rsp: u64, rsi: u64) -> Result<(), VmError> {
-        // GDT: null, null, kernel code (0x10) and data (0x18), a TSS
-        // (0x20), user code (0x2b) and data (0x33).
+        // GDT: null, null, kernel code (0x10) and data (0x18), unused,
+        // user code (0x2b) and data (0x33), and a TSS (0x38; in long mode
+        // its descriptor takes two entries, 7 and 8).
         let gdt = [
             0,
             0,
             gdt_entry(0xa09b, 0, 0xfffff),
             gdt_entry(0xc093, 0, 0xfffff),
-            gdt_entry(0x808b, 0, 0xfffff),
+            0,
             gdt_entry(0xa0fb, 0, 0xfffff),
             gdt_entry(0xc0f3, 0, 0xfffff),
+            gdt_entry(0x808b, 0, 0xfffff),
+            0,
         ];
         let bytes: Vec<u8> = gdt.iter().flat_map(|e| e.to_le_bytes()).collect();
         self.put(layout::GDT, &bytes, "the GDT")?;
@@ -390,7 +393,7 @@ impl Vm {
         sregs.fs = data;
         sregs.gs = data;
         sregs.ss = data;
-        sregs.tr = segment(gdt[4], 4, 0);
+        sregs.tr = segment(gdt[7], 7, 0);
         sregs.cr3 = layout::PML4;
         sregs.cr4 |= 0x20 | 0x600; // PAE, OSFXSR, OSXMMEXCPT
         sregs.cr0 |= 0x8000_0001; // PG, PE

@@ -39,6 +39,11 @@ const CMD_LINE_PTR: usize = 0x228;
 const INITRD_ADDR_MAX: usize = 0x22c;
 const XLOADFLAGS: usize = 0x236;
 const CMDLINE_SIZE: usize = 0x238;
+const PREF_ADDRESS: usize = 0x258;
+const INIT_SIZE: usize = 0x260;
+/// Where a relocatable kernel moves itself when loaded lower
+/// (LOAD_PHYSICAL_ADDR of x86-64 kernels).
+const LOAD_PHYSICAL_ADDR: u64 = 16 << 20;
 /// The header's end as far as a loader copies it (`0x202 + byte at 0x201`).
 const HEADER_LEN_AT: usize = 0x201;
 // boot_params fields.
@@ -74,6 +79,10 @@ pub struct BzImage<'a> {
     pub kernel_offset: usize,
     pub cmdline_max: usize,
     pub initrd_addr_max: u64,
+    /// The end of the memory the kernel uses while it decompresses and
+    /// starts (its run address plus `init_size`): nothing else may go
+    /// below it.
+    pub reserved_end: u64,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -124,12 +133,29 @@ impl<'a> BzImage<'a> {
                 "the setup runs past the end of the file",
             ));
         }
+        let header_end = 0x202 + usize::from(image[HEADER_LEN_AT]);
+        let (pref, init) = if header_end >= INIT_SIZE + 4 {
+            (
+                u64::from_le_bytes(
+                    image[PREF_ADDRESS..PREF_ADDRESS + 8]
+                        .try_into()
+                        .unwrap_or([0; 8]),
+                ),
+                u64::from(u32_at(image, INIT_SIZE)),
+            )
+        } else {
+            (0, 0)
+        };
+        let kernel_len = (image.len() - kernel_offset) as u64;
+        let run_at = LOAD_PHYSICAL_ADDR.max(pref).max(KERNEL_ADDR);
+        let reserved_end = (run_at.saturating_add(init)).max(KERNEL_ADDR + kernel_len);
         Ok(BzImage {
             image,
             version,
             kernel_offset,
             cmdline_max: u32_at(image, CMDLINE_SIZE) as usize,
             initrd_addr_max: u64::from(u32_at(image, INITRD_ADDR_MAX)),
+            reserved_end,
         })
     }
 
@@ -148,9 +174,8 @@ impl<'a> BzImage<'a> {
     pub fn initrd_addr(&self, mem: u64, size: u64) -> Result<u64, LinuxError> {
         let top = mem.min(self.initrd_addr_max + 1);
         let addr = top.checked_sub(size).map(|a| a & !0xfff);
-        let kernel_end = KERNEL_ADDR + self.kernel().len() as u64;
         match addr {
-            Some(a) if a >= kernel_end => Ok(a),
+            Some(a) if a >= self.reserved_end => Ok(a),
             _ => Err(LinuxError::TooBig {
                 what: "the kernel and initrd",
                 mem: mem >> 20,
@@ -173,7 +198,7 @@ impl<'a> BzImage<'a> {
                 max: self.cmdline_max,
             });
         }
-        if KERNEL_ADDR + self.kernel().len() as u64 > mem {
+        if self.reserved_end > mem {
             return Err(LinuxError::TooBig {
                 what: "the kernel",
                 mem: mem >> 20,
@@ -292,5 +317,14 @@ mod tests {
             Err(LinuxError::CmdlineTooLong { .. })
         ));
         assert!(bz.initrd_addr(2 << 20, 4 << 20).is_err());
+        // A kernel that needs 40 MiB from 16 MiB: the initrd goes above,
+        // or does not fit.
+        let mut img = image();
+        img[INIT_SIZE..INIT_SIZE + 4].copy_from_slice(&(40u32 << 20).to_le_bytes());
+        let bz = BzImage::parse(&img).unwrap();
+        assert_eq!(bz.reserved_end, 56 << 20);
+        assert!(bz.initrd_addr(64 << 20, 4 << 20).unwrap() >= 56 << 20);
+        assert!(bz.initrd_addr(60 << 20, 8 << 20).is_err());
+        assert!(bz.zero_page(48 << 20, 10, None).is_err());
     }
 }

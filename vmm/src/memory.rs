@@ -34,7 +34,7 @@ pub enum MemoryError {
     #[error("guest memory region at {gpa:#x} has size {size:#x}: hugepage-backed memory comes in 2 MiB pages")]
     HugeSize { gpa: u64, size: u64 },
     /// Not enough hugepages reserved on the host.
-    #[error("{needed} MiB of 2 MiB hugepages are needed and {free} MiB are free: reserve more (echo N > /proc/sys/vm/nr_hugepages) or drop --hugepages")]
+    #[error("{needed} MiB of 2 MiB hugepages are needed and {free} MiB are free: reserve more (echo N > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) or drop --hugepages")]
     NoHugepages { needed: u64, free: u64 },
     /// Two regions that overlap.
     #[error("guest memory regions at {a:#x} and {b:#x} overlap")]
@@ -61,13 +61,9 @@ const HUGE_PAGE: u64 = 2 << 20;
 
 /// Free 2 MiB hugepages on the host, in MiB (0 when unknown).
 fn free_hugepages_mib() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
+    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
         .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("HugePages_Free:"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
+        .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(0, |n| n * 2)
 }
 

@@ -80,7 +80,7 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         cpu_affinity: Vec<usize>,
         /// Guest memory from 2 MiB hugepages (reserve them first:
-        /// echo N > /proc/sys/vm/nr_hugepages).
+        /// echo N > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages).
         #[arg(long)]
         hugepages: bool,
         /// A NIC: bridge=BR[,mac=MAC] or vhost-user=PATH[,mac=MAC]. Repeat
@@ -281,7 +281,14 @@ fn run_one_shot(cfg: VmConfig, kvm: &Path) -> Result<()> {
             return Err(e);
         }
     };
-    machine.console_input(std::io::stdin());
+    // The terminal's input, unless this process runs in the background
+    // of a terminal (reading would stop it with SIGTTIN).
+    // SAFETY: isatty, tcgetpgrp and getpgrp take a descriptor or nothing
+    // and touch no memory of ours.
+    let background = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) != libc::getpgrp() };
+    if !background {
+        machine.console_input(std::io::stdin());
+    }
     let r = machine.run();
     let _ = std::fs::remove_dir_all(&dir);
     let (stop, exits) = r?;
@@ -367,6 +374,7 @@ fn managed(name: &str) -> Result<()> {
     {
         let end = end.clone();
         let info = info.clone();
+        let dir = dir.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 // A client that says nothing does not hold the socket.
@@ -386,14 +394,23 @@ fn managed(name: &str) -> Result<()> {
                         end(0);
                     }
                     "console" => {
-                        // From now on the console goes to this client too,
-                        // and what it sends goes to the guest's COM1.
+                        // The log so far, then from now on the console
+                        // itself (under the lock the console's writes take,
+                        // so nothing falls between); what the client sends
+                        // goes to the guest's COM1. A client that stops
+                        // reading is dropped, never waited for.
+                        let mut a = attached.lock().unwrap_or_else(|e| e.into_inner());
                         let _ = writeln!(w, "ok");
-                        let _ = conn.set_read_timeout(None);
-                        if let Ok(out) = conn.try_clone() {
-                            *attached.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+                        let _ = conn.set_write_timeout(Some(Duration::from_millis(100)));
+                        let log = std::fs::read(dir.join("console.log")).unwrap_or_default();
+                        if w.write_all(&log).is_ok() {
+                            let _ = conn.set_read_timeout(None);
+                            if let Ok(out) = conn.try_clone() {
+                                *a = Some(out);
+                            }
+                            drop(a);
+                            feed(Box::new(conn));
                         }
-                        feed(Box::new(conn));
                     }
                     other => {
                         let _ = writeln!(w, "error: unknown command {other:?}");
@@ -465,8 +482,12 @@ fn attach_console(name: &str) -> Result<()> {
     let path = run_dir(name).join("control.sock");
     let mut s = UnixStream::connect(&path).with_context(|| format!("VM {name} is not running"))?;
     writeln!(s, "console")?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut ok = [0u8; 3];
     std::io::Read::read_exact(&mut s, &mut ok)?;
+    if &ok != b"ok\n" {
+        bail!("VM {name} did not take the console request");
+    }
     let input = s.try_clone()?;
     let input_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -745,9 +766,11 @@ fn main() -> Result<()> {
             let p = run_dir(&name).join("console.log");
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("VM {name} has no console log (never started?)"))?;
-            print!("{text}");
             if running_info(&name).is_some() {
+                // The VM sends the log so far itself, then the rest.
                 attach_console(&name)?;
+            } else {
+                print!("{text}");
             }
             Ok(())
         }
