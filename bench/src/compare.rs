@@ -26,7 +26,7 @@
 //! is generator-bound.
 
 use crate::endpoint::Endpoint;
-use crate::measure::{self, MeasureConfig, Row, TrialCounter};
+use crate::measure::{self, fmt_opt, MeasureConfig, Row, TrialCounter};
 use crate::plot::{Chart, Scale, Series};
 use crate::switches::{
     self, check_interrupted, median, LinuxBridge, OvsDpdk, Ports, RunDir, Rvs, SwitchConfig,
@@ -404,10 +404,6 @@ fn summarize(samples: &[Sample]) -> Vec<ResultRow> {
         ))
     });
     out
-}
-
-fn fmt_opt(v: Option<f64>, prec: usize) -> String {
-    v.map_or("-".to_string(), |x| format!("{x:.prec$}"))
 }
 
 /// The human table of the medians.

@@ -225,6 +225,11 @@ pub fn measure_row(
     })
 }
 
+/// `v` with `prec` decimals, or "-" when there is none (table cells).
+pub fn fmt_opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".to_string(), |x| format!("{x:.prec$}"))
+}
+
 /// The host's CPU clock from /proc/cpuinfo (`cpu MHz`), to turn busy
 /// nanoseconds into cycles; `None` where it does not say.
 pub fn cpu_ghz() -> Option<f64> {

@@ -342,6 +342,15 @@ fn frame(svg: &mut String) {
     );
 }
 
+/// Labelled ticks get a darker grid line than the minor ones.
+fn grid_stroke(t: &Tick) -> &'static str {
+    if t.label.is_some() {
+        "#d8d8d8"
+    } else {
+        "#f0f0f0"
+    }
+}
+
 fn draw_grid(svg: &mut String, x_axis: &Axis, y_axis: &Axis) {
     svg.push_str("<g stroke-width=\"1\">\n");
     for t in &x_axis.ticks {
@@ -349,11 +358,7 @@ fn draw_grid(svg: &mut String, x_axis: &Axis, y_axis: &Axis) {
         if !x.is_finite() {
             continue;
         }
-        let stroke = if t.label.is_some() {
-            "#d8d8d8"
-        } else {
-            "#f0f0f0"
-        };
+        let stroke = grid_stroke(t);
         let _ = writeln!(
             svg,
             "<line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\" stroke=\"{stroke}\"/>",
@@ -367,11 +372,7 @@ fn draw_grid(svg: &mut String, x_axis: &Axis, y_axis: &Axis) {
         if !y.is_finite() {
             continue;
         }
-        let stroke = if t.label.is_some() {
-            "#d8d8d8"
-        } else {
-            "#f0f0f0"
-        };
+        let stroke = grid_stroke(t);
         let _ = writeln!(
             svg,
             "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{stroke}\"/>",

@@ -14,7 +14,7 @@
 //!   no switch at all, the generator's own ceiling.
 
 use crate::endpoint::Endpoint;
-use crate::measure::{self, MeasureConfig, Row, TrialCounter};
+use crate::measure::{self, fmt_opt, MeasureConfig, Row, TrialCounter};
 use crate::plot::{Chart, Scale, Series};
 use crate::traffic::{FrameBuilder, TrafficSpec};
 use anyhow::{bail, Context, Result};
@@ -158,10 +158,6 @@ fn row_of(o: &RunOptions, flows: u32, r: &Row) -> RunRow {
 /// The main trial's own latency when there was no latency trial.
 fn hist_us(r: &Row, q: f64) -> Option<f64> {
     (r.main.latency.count() > 0).then(|| r.main.latency.percentile(q) as f64 / 1000.0)
-}
-
-fn fmt_opt(v: Option<f64>, prec: usize) -> String {
-    v.map_or("-".to_string(), |x| format!("{x:.prec$}"))
 }
 
 /// Runs and prints.

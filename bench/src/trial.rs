@@ -179,9 +179,11 @@ pub fn run(
             debug_assert!(seq - before >= took as u64);
             sent += took as u64;
         }
-        let t = start.elapsed().as_nanos() as u64;
-        rx.recv(|f| r.frame(f, t, seq));
+        // One clock read per iteration: the receive time, which is also
+        // the next burst's time.
         now_ns = start.elapsed().as_nanos() as u64;
+        let t = now_ns;
+        rx.recv(|f| r.frame(f, t, seq));
         polls += 1;
         if polls % 4096 == 0 {
             tx.check()?;

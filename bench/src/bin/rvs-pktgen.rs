@@ -562,28 +562,15 @@ fn main() -> Result<()> {
                 bail!("--switch and --path must name at least one each");
             }
             let mut flows = BTreeMap::new();
-            flows.insert(
-                PathKind::Vhost,
-                flow_list(
-                    "--vhost-flows",
-                    vhost_flows.as_deref().unwrap_or(if quick {
-                        "1,10k"
-                    } else {
-                        "1,100,10k,100k,1M"
-                    }),
-                )?,
-            );
-            flows.insert(
-                PathKind::Ring,
-                flow_list(
-                    "--vhost-flows",
-                    vhost_flows.as_deref().unwrap_or(if quick {
-                        "1,10k"
-                    } else {
-                        "1,100,10k,100k,1M"
-                    }),
-                )?,
-            );
+            // The ring path sweeps the vhost path's flow counts.
+            let vhost = flow_list(
+                "--vhost-flows",
+                vhost_flows
+                    .as_deref()
+                    .unwrap_or(if quick { "1,10k" } else { "1,100,10k,100k,1M" }),
+            )?;
+            flows.insert(PathKind::Ring, vhost.clone());
+            flows.insert(PathKind::Vhost, vhost);
             flows.insert(
                 PathKind::Veth,
                 flow_list(
